@@ -1,0 +1,22 @@
+"""allauth hooks: new sign-ups become residents; emails use the council's name."""
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.contrib.auth.models import Group
+
+from .models import Role
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def save_user(self, request: Any, user: Any, form: Any, commit: bool = True) -> Any:
+        user = super().save_user(request, user, form, commit=commit)
+        if commit:
+            group, _ = Group.objects.get_or_create(name=Role.RESIDENT)
+            user.groups.add(group)
+        return user
+
+    def format_email_subject(self, subject: str) -> str:
+        from engagement.council.selectors import council_settings
+
+        return f"[{council_settings().short_name}] {subject}"

@@ -1,0 +1,19 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("wards", views.WardViewSet, basename="ward")
+router.register("councillors", views.CouncillorViewSet, basename="councillor")
+router.register("committees", views.CommitteeViewSet, basename="committee")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("postcodes/<str:postcode>/", views.postcode, name="postcode"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,45 @@
+"""Template helpers for GOV.UK-styled forms."""
+
+from typing import Any
+
+from django import forms, template
+
+register = template.Library()
+
+_INPUT_CLASSES = {
+    "textarea": "govuk-textarea",
+    "select": "govuk-select",
+    "clearablefileinput": "govuk-file-upload",
+    "fileinput": "govuk-file-upload",
+}
+
+
+@register.filter
+def widget_type(field: forms.BoundField) -> str:
+    return field.field.widget.__class__.__name__.lower()
+
+
+@register.filter
+def add_class(field: forms.BoundField, css: str) -> Any:
+    return field.as_widget(attrs={"class": css})
+
+
+@register.filter
+def govuk_input(field: forms.BoundField) -> Any:
+    """Render the widget with GOV.UK classes and the error/hint described-by wiring."""
+    kind = widget_type(field)
+    css = _INPUT_CLASSES.get(kind, "govuk-input")
+    if field.errors:
+        css += f" {css}--error"
+    attrs: dict[str, str] = {"class": css}
+    described = []
+    if field.help_text:
+        described.append(f"{field.auto_id}_helptext")
+    if field.errors:
+        described.append(f"{field.auto_id}-error")
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    if kind == "emailinput":
+        attrs["autocomplete"] = "email"
+        attrs["spellcheck"] = "false"
+    return field.as_widget(attrs=attrs)

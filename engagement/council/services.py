@@ -1,0 +1,75 @@
+"""Writes to the council settings; every change is audited and the cache refreshed."""
+
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from engagement.audit.services import audit_record, model_changes, snapshot
+
+from .models import CouncilSettings
+from .selectors import CACHE_KEY
+
+EDITABLE_FIELDS = [
+    "name",
+    "short_name",
+    "logo",
+    "brand_colour",
+    "contact_email",
+    "contact_phone",
+    "contact_address",
+    "website",
+    "welsh_enabled",
+    "retention_inactive_account_days",
+    "retention_question_days",
+    "retention_social_case_days",
+    "retention_audit_days",
+]
+LOGO_MAX_BYTES = 1024 * 1024
+
+
+def council_settings_update(*, actor: Any, **values: Any) -> CouncilSettings:
+    """Update the singleton (creating it on first use). Raises ValidationError, changing nothing."""
+    unknown = set(values) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(_("Unknown setting: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    logo = values.get("logo")
+    if logo and getattr(logo, "size", 0) > LOGO_MAX_BYTES:
+        raise ValidationError({"logo": _("The logo must be 1 MB or smaller.")})
+    if logo:
+        _check_image(logo)
+    with transaction.atomic():
+        obj = CouncilSettings.objects.select_for_update().order_by("pk").first()
+        if obj is None:
+            obj = CouncilSettings()
+        before = snapshot(obj, EDITABLE_FIELDS)
+        for name, value in values.items():
+            setattr(obj, name, value)
+        obj.full_clean()
+        obj.save()
+        audit_record(
+            actor=actor,
+            action="council_settings.update",
+            target=obj,
+            changes=model_changes(obj, EDITABLE_FIELDS, before),
+        )
+        transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+    return obj
+
+
+def _check_image(upload: Any) -> None:
+    """Open the upload with Pillow: the extension alone does not make a file an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        upload.seek(0)
+        with Image.open(upload) as image:
+            image.verify()
+            if image.format not in {"PNG", "JPEG", "WEBP"}:
+                raise ValidationError({"logo": _("The logo must be a PNG, JPEG or WebP image.")})
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise ValidationError({"logo": _("The logo file is not a readable image.")}) from None
+    finally:
+        upload.seek(0)

@@ -1,0 +1,121 @@
+"""Notifying users: one service, honouring each user's preferences."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from engagement.tasks import enqueue
+
+from .kinds import KINDS
+from .models import Delivery, Notification, NotificationPreference
+
+
+def delivery_for(*, user: Any, kind: str) -> str:
+    pref = NotificationPreference.objects.filter(user=user, kind=kind).first()
+    return pref.delivery if pref else KINDS[kind].default
+
+
+def notify(*, user: Any, kind: str, subject: str, body: str, url: str = "") -> Notification | None:
+    """Notify ``user``: stored for the site, and emailed now, in the daily digest or never.
+
+    Returns None (and stores nothing) for inactive or anonymised users.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Unknown notification kind: {kind}")
+    if not user.is_active or user.anonymised_at is not None:
+        return None
+    delivery = delivery_for(user=user, kind=kind)
+    notification = Notification.objects.create(
+        user=user, kind=kind, subject=subject[:200], body=body[:5000], url=url[:500],
+        delivery=delivery,
+    )
+    if delivery == Delivery.IMMEDIATELY:
+        from .tasks import send_notification_email
+
+        enqueue(send_notification_email, notification.pk)
+    return notification
+
+
+def notification_preferences_set(*, user: Any, preferences: dict[str, str]) -> None:
+    for kind, delivery in preferences.items():
+        if kind not in KINDS or delivery not in Delivery.values:
+            raise ValueError(f"Invalid preference {kind}={delivery}")
+        NotificationPreference.objects.update_or_create(
+            user=user, kind=kind, defaults={"delivery": delivery}
+        )
+
+
+def send_email(*, to: str, subject: str, body: str) -> None:
+    """Send one plain-text email through the configured backend (SMTP, console, GOV.UK Notify)."""
+    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to]).send()
+
+
+def notification_email_send(*, notification_id: int) -> bool:
+    """Email one notification unless it already went. Idempotent; True if an email was sent."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .select_related("user")
+            .filter(pk=notification_id, emailed_at__isnull=True)
+            .first()
+        )
+        if notification is None or not notification.user.is_active:
+            return False
+        with translation.override(notification.user.preferred_language):
+            body = notification.body
+            if notification.url:
+                body += "\n\n" + absolute_url(notification.url)
+            send_email(to=notification.user.email, subject=notification.subject, body=body)
+        notification.emailed_at = timezone.now()
+        notification.save(update_fields=["emailed_at"])
+    return True
+
+
+def digest_send(*, user_id: int) -> int:
+    """Send ``user_id`` one email with every pending daily notification. Idempotent.
+
+    The rows are locked and marked in the same transaction, so a retried or duplicated task
+    sends nothing twice. Returns how many notifications the email carried.
+    """
+    with transaction.atomic():
+        pending = list(
+            Notification.objects.select_for_update()
+            .filter(user_id=user_id, delivery=Delivery.DAILY, emailed_at__isnull=True)
+            .order_by("created_at", "id")
+        )
+        if not pending:
+            return 0
+        user = pending[0].user
+        if not user.is_active or user.anonymised_at is not None:
+            return 0
+        with translation.override(user.preferred_language):
+            lines = []
+            for item in pending:
+                lines.append(f"* {item.subject}\n  {item.body}")
+                if item.url:
+                    lines.append(f"  {absolute_url(item.url)}")
+            subject = _("Your daily update: %(count)d new") % {"count": len(pending)}
+            send_email(to=user.email, subject=subject, body="\n\n".join(lines))
+        now = timezone.now()
+        Notification.objects.filter(pk__in=[n.pk for n in pending]).update(emailed_at=now)
+    return len(pending)
+
+
+def users_with_pending_digest():
+    """Ids of users who have at least one daily notification waiting (and only those)."""
+    return (
+        Notification.objects.filter(delivery=Delivery.DAILY, emailed_at__isnull=True)
+        .order_by()
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def absolute_url(path: str) -> str:
+    if path.startswith(("http://", "https://")):
+        return path
+    return settings.SITE_URL.rstrip("/") + path

@@ -1,0 +1,7 @@
+"""Popolo JSON import and export."""
+
+from typing import Any
+
+
+def export_popolo() -> dict[str, Any]:
+    raise NotImplementedError

@@ -1,0 +1,69 @@
+"""Publishing real-time events: the one helper every module uses.
+
+A service changes the database, then calls :func:`publish` inside the same transaction. The
+event gets the stream's next sequence number and is stored; delivery to websocket clients
+happens only after the transaction commits, so a client never sees something that was rolled
+back, and a client that missed a message fetches it from the database by sequence number.
+"""
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer  # noqa: TID251
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from .models import StreamCounter, StreamEvent
+from .streams import group_name, split
+
+logger = logging.getLogger(__name__)
+
+
+def _next_seq(stream: str) -> int:
+    """Increment the stream's counter under a row lock and return the new value."""
+    updated = StreamCounter.objects.filter(stream=stream).update(last_seq=F("last_seq") + 1)
+    if not updated:
+        try:
+            with transaction.atomic():
+                StreamCounter.objects.create(stream=stream, last_seq=1)
+                return 1
+        except IntegrityError:  # another writer created it first
+            StreamCounter.objects.filter(stream=stream).update(last_seq=F("last_seq") + 1)
+    return StreamCounter.objects.values_list("last_seq", flat=True).get(stream=stream)
+
+
+def publish(*, stream: str, event: str, html: str = "", payload: dict[str, Any] | None = None
+            ) -> StreamEvent:
+    """Record ``event`` on ``stream`` and deliver it to the stream's group after commit."""
+    split(stream)  # validates the name
+    with transaction.atomic():
+        seq = _next_seq(stream)
+        record = StreamEvent.objects.create(
+            stream=stream, seq=seq, event=event, html=html, payload=payload or {}
+        )
+        message = message_for(record)
+        transaction.on_commit(lambda: _deliver(stream, message))
+    return record
+
+
+def message_for(record: StreamEvent) -> dict[str, Any]:
+    return {
+        "type": "stream.event",
+        "stream": record.stream,
+        "seq": record.seq,
+        "event": record.event,
+        "html": record.html,
+        "payload": record.payload,
+    }
+
+
+def _deliver(stream: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group_name(stream), message)
+    except Exception:
+        # The event is committed; clients recover it by sequence number on their next resume.
+        logger.exception("Could not deliver %s#%s to the channel layer", stream, message["seq"])

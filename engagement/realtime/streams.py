@@ -1,0 +1,64 @@
+"""The registry of stream kinds: who may watch a stream is decided here, not in consumers.
+
+A stream name is ``<kind>`` or ``<kind>.<key>`` (e.g. ``audit`` or ``meeting.42``). Each module
+registers its kinds with a permission check at import time of its ``streams`` module (loaded by
+the app's ``ready()``).
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+STREAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}(\.[A-Za-z0-9_-]{1,40})?$")
+
+CanWatch = Callable[[Any, str], bool]
+
+
+@dataclass(frozen=True)
+class StreamKind:
+    name: str
+    can_watch: CanWatch
+    description: str = ""
+
+
+_KINDS: dict[str, StreamKind] = {}
+
+
+def register(name: str, *, can_watch: CanWatch, description: str = "") -> None:
+    _KINDS[name] = StreamKind(name=name, can_watch=can_watch, description=description)
+
+
+def split(stream: str) -> tuple[str, str]:
+    """``"meeting.42"`` -> ``("meeting", "42")``; raises ValueError for a malformed name."""
+    if not STREAM_NAME.match(stream):
+        raise ValueError(f"Malformed stream name: {stream!r}")
+    kind, _, key = stream.partition(".")
+    return kind, key
+
+
+def may_watch(user: Any, stream: str) -> bool:
+    """True if ``user`` may receive events on ``stream`` (False for unknown or malformed)."""
+    try:
+        kind, key = split(stream)
+    except ValueError:
+        return False
+    registered = _KINDS.get(kind)
+    return registered is not None and registered.can_watch(user, key)
+
+
+def group_name(stream: str) -> str:
+    """The channel-layer group for a stream (group names allow letters, digits, ``-_.``)."""
+    return f"stream.{stream}"
+
+
+def public(user: Any, key: str) -> bool:
+    return True
+
+
+def council_staff(user: Any, key: str) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_council_staff)
+
+
+def council_admin(user: Any, key: str) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_council_admin)

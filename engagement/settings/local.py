@@ -1,0 +1,10 @@
+"""The embedded default used by `make run`: SQLite, the launcher's local Redis, console email."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "local-development-only-not-secret")  # noqa: S105
+os.environ.setdefault("DEBUG", "true")
+
+from .base import *  # noqa: E402
+
+MOOT_DEMO = env.bool("MOOT_DEMO", default=True)

@@ -1,0 +1,28 @@
+"""The project's Celery task wrapper and the one way to queue a task.
+
+Tasks take primary keys, re-fetch, call a service and are idempotent (safe to retry). They are
+queued with :func:`enqueue`, which waits for the surrounding transaction to commit so that a
+worker never sees a row that is not there yet.
+"""
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from celery import shared_task  # noqa: TID251
+from django.db import transaction
+
+
+def task(*args: Any, **options: Any) -> Any:
+    """``shared_task`` with the project's defaults (late ack, retry on lost worker)."""
+    options.setdefault("acks_late", True)
+    options.setdefault("reject_on_worker_lost", True)
+    if args and callable(args[0]):
+        return shared_task(**options)(args[0])
+    return shared_task(*args, **options)
+
+
+def enqueue(task_fn: Any, *args: Any, **kwargs: Any) -> None:
+    """Queue ``task_fn.delay(*args, **kwargs)`` once the current transaction commits."""
+    send: Callable[[], Any] = partial(task_fn.delay, *args, **kwargs)
+    transaction.on_commit(send)
