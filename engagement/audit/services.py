@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db import models
+from django.db.models.fields.files import FieldFile
 
 from engagement.core.request_context import current_ip
 
@@ -58,6 +59,6 @@ def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if hasattr(value, "name") and hasattr(value, "url"):  # a FieldFile
+    if isinstance(value, FieldFile):
         return value.name or ""
     return str(value)

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from engagement.audit.services import audit_record
@@ -16,8 +17,11 @@ def _has_permission(request: HttpRequest) -> bool:
 
 
 def _login(request: HttpRequest, extra_context: Any = None) -> Any:
-    # The admin's own login form would skip two-factor: send everyone through allauth.
-    return redirect_to_login(request.get_full_path())
+    # The admin's own login form would skip two-factor: send everyone through allauth, and
+    # refuse signed-in users who lack the role or two-factor.
+    if request.user.is_authenticated:
+        raise PermissionDenied
+    return redirect_to_login(request.GET.get("next") or "/django-admin/")
 
 
 admin.site.has_permission = _has_permission  # type: ignore[method-assign]

@@ -8,3 +8,7 @@ os.environ.setdefault("DEBUG", "true")
 from .base import *  # noqa: E402
 
 MOOT_DEMO = env.bool("MOOT_DEMO", default=True)
+
+# Static files straight from the apps (no collectstatic step in the demo).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

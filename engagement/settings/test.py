@@ -1,6 +1,7 @@
 """Test settings: SQLite by default, PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")  # noqa: S105
 
@@ -15,10 +16,15 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so the live server's threads share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+    # Named per process so parallel runs on one machine do not share a file.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"moot-test-{os.getpid()}.sqlite3")
+    }
 if REDIS_URL:
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"moot-test-{os.getpid()}"
     CACHES["default"]["KEY_PREFIX"] = f"moot-test-{os.getpid()}"
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/minute", "user": "10000/minute"}
 ACCOUNT_RATE_LIMITS = False
 MOOT_DEMO = False
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

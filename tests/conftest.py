@@ -1,0 +1,120 @@
+"""Fixtures for the whole suite: users by role, signed-in clients, the live ASGI server, a
+real Chromium driven by Playwright, and the axe-core accessibility check."""
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from engagement.accounts.models import Role
+
+from .factories import make_user
+
+pytest_plugins = ["tests.browser_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    """Cached council settings must not leak between tests."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def resident(db):
+    return make_user("resident@example.org", roles=(Role.RESIDENT,), name="Rhian Resident")
+
+
+@pytest.fixture
+def councillor_user(db):
+    return make_user("cllr@example.org", roles=(Role.COUNCILLOR,))
+
+
+@pytest.fixture
+def staff(db):
+    return make_user("staff@example.org", roles=(Role.STAFF,))
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("admin@example.org", roles=(Role.ADMIN,))
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def resident_client(resident) -> Client:
+    return _client_for(resident)
+
+
+@pytest.fixture
+def staff_client(staff) -> Client:
+    return _client_for(staff)
+
+
+@pytest.fixture
+def admin_client_2fa(admin_user) -> Client:
+    return _client_for(admin_user)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db) -> Iterator[LiveServer]:
+    """The real ASGI application (HTTP and websockets) served by uvicorn on a loopback port.
+
+    It runs in a thread of the test process, so it uses the test database; tests that use it
+    are transactional (their writes are committed so the server's threads see them).
+    """
+    import uvicorn
+
+    from engagement.asgi import application
+
+    port = _free_port()
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="websockets"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live ASGI server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_media_root(tmp_path_factory) -> None:
+    from django.conf import settings
+
+    settings.MEDIA_ROOT = Path(tmp_path_factory.mktemp("media"))
+    os.environ.setdefault("MOOT_TEST", "1")

@@ -1,0 +1,105 @@
+import pytest
+from django.urls import reverse
+
+from engagement.council.services import council_settings_update
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+SHELL_PAGES = ["home", "accessibility", "privacy", "cookies"]
+
+
+@pytest.mark.parametrize("name", SHELL_PAGES)
+def test_shell_pages_render_for_anyone(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert b'class="govuk-skip-link"' in response.content
+    assert b"Accessibility statement" in response.content
+
+
+def test_home_page_shows_each_section_with_an_empty_state(client):
+    content = client.get("/").content.decode()
+    for text in [
+        "There are no live or upcoming council meetings at the moment.",
+        "There are no budget rounds open for voting at the moment.",
+        "There are no open consultations at the moment.",
+        "There are no open petitions at the moment.",
+    ]:
+        assert text in content
+
+
+def test_every_response_has_a_strict_csp_and_server_timing(client):
+    response = client.get("/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert response["Server-Timing"].startswith("app;dur=")
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert b"Page not found" in response.content
+
+
+def test_healthz_is_plain_ok(client):
+    response = client.get("/healthz")
+    assert (response.status_code, response.content) == (200, b"ok")
+
+
+def test_brand_css_carries_the_council_colour(client):
+    council_settings_update(actor=None, brand_colour="#005a30")
+    response = client.get("/brand.css")
+    assert response.content == b":root{--moot-brand:#005a30;}\n"
+    assert response["Content-Type"] == "text/css; charset=utf-8"
+
+
+class TestStaffDashboard:
+    url = "/staff/"
+
+    def test_signed_out_visitors_are_sent_to_sign_in(self, client):
+        response = client.get(self.url)
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/login/?next=/staff/"
+
+    def test_residents_and_councillors_get_403_and_no_data(self, resident_client, councillor_user, client):
+        assert resident_client.get(self.url).status_code == 403
+        client.force_login(councillor_user)
+        response = client.get(self.url)
+        assert response.status_code == 403
+        assert b"You cannot see this page" in response.content
+
+    def test_staff_without_two_factor_are_sent_to_set_it_up(self, client):
+        user = make_user("no2fa@example.org", roles=("staff",), totp=False)
+        client.force_login(user)
+        response = client.get(self.url)
+        assert response.status_code == 302
+        assert response["Location"] == reverse("mfa_activate_totp")
+
+    def test_staff_with_two_factor_see_the_dashboard(self, staff_client):
+        response = staff_client.get(self.url)
+        assert response.status_code == 200
+        assert b"Staff area" in response.content
+        assert b"Audit log" not in response.content  # admins only
+
+    def test_admins_also_see_admin_tools(self, admin_client_2fa):
+        response = admin_client_2fa.get(self.url)
+        assert b"Council settings" in response.content
+        assert b"Audit log" in response.content
+
+
+def test_django_admin_requires_the_staff_role_with_two_factor(client, resident_client, staff_client):
+    anonymous = client.get("/django-admin/", follow=True)
+    assert anonymous.redirect_chain[-1][0] == "/accounts/login/?next=/django-admin/"
+    assert resident_client.get("/django-admin/", follow=True).status_code == 403
+    assert staff_client.get("/django-admin/").status_code == 200
+
+
+def test_welsh_switch_is_hidden_when_the_council_turns_welsh_off(
+    client, django_capture_on_commit_callbacks
+):
+    assert b"Cymraeg" in client.get("/").content
+    with django_capture_on_commit_callbacks(execute=True):
+        council_settings_update(actor=None, welsh_enabled=False)
+    assert b"Cymraeg" not in client.get("/").content

@@ -1,0 +1,47 @@
+"""The GOV.UK Notify email backend against a local server speaking Notify's API."""
+
+import pytest
+from django.core.mail import send_mail
+
+from tests.fakes.notify import API_KEY, TEMPLATE_ID, FakeNotify
+
+
+@pytest.fixture
+def notify_server(settings):
+    with FakeNotify() as fake:
+        settings.EMAIL_BACKEND = "engagement.notifications.backends.NotifyEmailBackend"
+        settings.NOTIFY_API_KEY = API_KEY
+        settings.NOTIFY_BASE_URL = fake.url
+        settings.NOTIFY_EMAIL_TEMPLATE_ID = TEMPLATE_ID
+        yield fake
+
+
+def test_email_goes_through_notify_with_subject_and_body_as_personalisation(notify_server):
+    sent = send_mail("Your code", "It is 123456", None, ["a@example.org", "b@example.org"])
+
+    assert sent == 2
+    assert notify_server.sent == [
+        {"email_address": "a@example.org", "template_id": TEMPLATE_ID,
+         "personalisation": {"subject": "Your code", "body": "It is 123456"}},
+        {"email_address": "b@example.org", "template_id": TEMPLATE_ID,
+         "personalisation": {"subject": "Your code", "body": "It is 123456"}},
+    ]
+
+
+def test_a_notify_failure_raises_so_the_task_can_retry(notify_server):
+    from notifications_python_client.errors import HTTPError
+
+    notify_server.fail_next = 1
+    with pytest.raises(HTTPError):
+        send_mail("S", "B", None, ["a@example.org"])
+    assert notify_server.sent == []
+
+
+def test_missing_configuration_is_a_clear_error(settings):
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.mail import get_connection
+
+    settings.EMAIL_BACKEND = "engagement.notifications.backends.NotifyEmailBackend"
+    settings.NOTIFY_API_KEY = ""
+    with pytest.raises(ImproperlyConfigured, match="NOTIFY_API_KEY"):
+        get_connection()

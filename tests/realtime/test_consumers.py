@@ -1,0 +1,110 @@
+"""Round trips through the real consumer: permissions, live delivery, resume and backfill."""
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from engagement.asgi import application
+from engagement.realtime import streams
+from engagement.realtime.consumers import CLOSE_BAD_REQUEST, CLOSE_FORBIDDEN, StreamConsumer
+from engagement.realtime.selectors import BACKFILL_LIMIT
+from engagement.realtime.services import publish
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _test_streams():
+    streams.register("demo", can_watch=streams.public)
+    streams.register("secret", can_watch=streams.council_staff)
+
+
+def _communicator(path: str, user=None) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(StreamConsumer.as_asgi(), path)
+    communicator.scope["user"] = user or AnonymousUser()
+    return communicator
+
+
+async def test_a_client_receives_events_published_after_it_joined():
+    communicator = _communicator("/ws/streams/?s=demo.1")
+    connected, _ = await communicator.connect()
+    assert connected
+
+    await database_sync_to_async(publish)(stream="demo.1", event="hello", html="<p>hi</p>")
+
+    message = await communicator.receive_from(timeout=3)
+    assert message == (
+        '<span hidden id="moot-seq-demo-1" data-moot-stream="demo.1" data-moot-seq="1" '
+        'hx-swap-oob="true"></span><p>hi</p>'
+    )
+    await communicator.disconnect()
+
+
+async def test_resume_replays_what_the_client_missed_then_goes_live():
+    for n in range(1, 4):
+        await database_sync_to_async(publish)(stream="demo.2", event="n", html=f"<p>{n}</p>")
+    communicator = _communicator("/ws/streams/?s=demo.2")
+    assert (await communicator.connect())[0]
+
+    await communicator.send_json_to({"type": "resume", "stream": "demo.2", "after": 1})
+    replayed = [await communicator.receive_from(timeout=3) for _ in range(2)]
+    await database_sync_to_async(publish)(stream="demo.2", event="n", html="<p>4</p>")
+    live = await communicator.receive_from(timeout=3)
+
+    assert [m.split("</span>")[1] for m in replayed] == ["<p>2</p>", "<p>3</p>"]
+    assert 'data-moot-seq="4"' in live and live.endswith("<p>4</p>")
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_a_client_too_far_behind_is_told_to_reload():
+    def many() -> None:
+        for _ in range(BACKFILL_LIMIT + 1):
+            publish(stream="demo.3", event="n")
+
+    await database_sync_to_async(many)()
+    communicator = _communicator("/ws/streams/?s=demo.3")
+    assert (await communicator.connect())[0]
+    await communicator.send_json_to({"type": "resume", "stream": "demo.3", "after": 0})
+    assert "data-moot-reload" in await communicator.receive_from(timeout=3)
+    await communicator.disconnect()
+
+
+async def test_a_stream_the_user_may_not_watch_is_refused():
+    communicator = _communicator("/ws/streams/?s=demo.4&s=secret.1")
+    connected, code = await communicator.connect()
+    assert (connected, code) == (False, CLOSE_FORBIDDEN)
+
+
+async def test_staff_may_watch_a_staff_stream(staff):
+    communicator = _communicator("/ws/streams/?s=secret.2", user=staff)
+    assert (await communicator.connect())[0]
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("path", ["/ws/streams/", "/ws/streams/?s=nokind.1", "/ws/streams/?s=BAD NAME"])
+async def test_unknown_or_malformed_streams_are_refused(path):
+    connected, code = await _communicator(path).connect()
+    assert not connected
+    assert code in {CLOSE_FORBIDDEN, CLOSE_BAD_REQUEST}
+
+
+async def test_garbage_messages_are_ignored_without_dropping_the_connection():
+    communicator = _communicator("/ws/streams/?s=demo.5")
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data="not json {")
+    await communicator.send_json_to({"type": "resume", "stream": "other.1", "after": 0})
+    await communicator.send_json_to({"type": "resume", "stream": "demo.5", "after": "x"})
+    assert await communicator.receive_nothing(timeout=0.2)
+    await database_sync_to_async(publish)(stream="demo.5", event="n", html="<p>ok</p>")
+    assert (await communicator.receive_from(timeout=3)).endswith("<p>ok</p>")
+    await communicator.disconnect()
+
+
+async def test_the_project_routes_websockets_to_the_stream_consumer():
+    communicator = WebsocketCommunicator(
+        application, "/ws/streams/?s=demo.6", headers=[(b"origin", b"http://127.0.0.1")]
+    )
+    assert (await communicator.connect())[0]
+    await communicator.disconnect()

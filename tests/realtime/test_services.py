@@ -1,0 +1,54 @@
+import pytest
+from django.db import transaction
+
+from engagement.realtime.models import StreamEvent
+from engagement.realtime.selectors import events_after, stream_position
+from engagement.realtime.services import publish
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_stream_numbers_its_events_from_one():
+    publish(stream="test.a", event="x", html="<p>1</p>")
+    publish(stream="test.a", event="x", html="<p>2</p>")
+    publish(stream="test.b", event="y", html="<p>b1</p>")
+
+    assert [e.seq for e in events_after("test.a", 0)] == [1, 2]
+    assert [e.seq for e in events_after("test.b", 0)] == [1]
+    assert stream_position("test.a") == 2
+    assert stream_position("test.never") == 0
+
+
+def test_backfill_returns_only_what_the_client_missed_in_order():
+    for n in range(1, 6):
+        publish(stream="test.c", event="n", html=f"<p>{n}</p>", payload={"n": n})
+
+    missed = events_after("test.c", 3)
+
+    assert [(e.seq, e.payload["n"], e.html) for e in missed] == [(4, 4, "<p>4</p>"), (5, 5, "<p>5</p>")]
+
+
+def test_an_event_rolled_back_with_its_transaction_leaves_no_trace_and_is_not_delivered(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            publish(stream="test.d", event="x")
+            raise RuntimeError("the service failed after publishing")
+
+    assert callbacks == []
+    assert StreamEvent.objects.filter(stream="test.d").count() == 0
+    assert stream_position("test.d") == 0
+
+
+def test_delivery_waits_for_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        publish(stream="test.e", event="x")
+    assert len(callbacks) == 1
+
+
+@pytest.mark.parametrize("name", ["", "Bad", "has space", "a.b.c", "x" * 60, "test.<script>"])
+def test_malformed_stream_names_are_refused(name):
+    with pytest.raises(ValueError, match="Malformed stream name"):
+        publish(stream=name, event="x")
+    assert StreamEvent.objects.count() == 0
