@@ -23,8 +23,10 @@ DEMO_LOGINS = """
   Demo logins (password for all: moot-demo-2026)
     resident    resident@example.org
     councillor  councillor@example.org
-    staff       staff@example.org     (two-factor: run `.venv/bin/python manage.py demo_totp staff@example.org`)
-    admin       admin@example.org     (two-factor: run `.venv/bin/python manage.py demo_totp admin@example.org`)
+    staff       staff@example.org
+    admin       admin@example.org
+  Staff and admins use two-factor; their current code:
+    .venv/bin/python manage.py demo_totp staff@example.org
 """
 
 
@@ -90,20 +92,60 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         redis = start(
-            [_redis_binary(), "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir), "--loglevel", "warning"]
+            [
+                _redis_binary(),
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+                "--loglevel",
+                "warning",
+            ]
         )
         _wait_for_port(redis_port, 10, redis)
         manage = [python, "manage.py"]
         for step in (["compilemessages_py"], ["migrate", "--noinput"], ["seed_demo"]):
             subprocess.run([*manage, *step], cwd=ROOT, env=env, check=True)  # noqa: S603
-        start([python, "-m", "celery", "-A", "engagement", "worker", "--beat",
-               "--loglevel=warning", "--concurrency=1", "--schedule", str(workdir / "beat")])
-        server = start([python, "-m", "uvicorn", "engagement.asgi:application",
-                        "--host", HOST, "--port", str(PORT), "--log-level", "warning"])
+        start(
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "engagement",
+                "worker",
+                "--beat",
+                "--loglevel=warning",
+                "--concurrency=1",
+                "--schedule",
+                str(workdir / "beat"),
+            ]
+        )
+        server = start(
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "engagement.asgi:application",
+                "--host",
+                HOST,
+                "--port",
+                str(PORT),
+                "--log-level",
+                "warning",
+            ]
+        )
         _wait_for_port(PORT, 30, server)
-        print(f"\n  Moot is running at http://{HOST}:{PORT}/\n{DEMO_LOGINS}\n  Ctrl-C stops it.\n",
-              flush=True)
+        print(
+            f"\n  Moot is running at http://{HOST}:{PORT}/\n{DEMO_LOGINS}\n  Ctrl-C stops it.\n",
+            flush=True,
+        )
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
         failed = next(proc for proc in procs if proc.poll() is not None)

@@ -23,9 +23,7 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
-    urlpatterns.append(
-        path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
-    )
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
 
 handler400 = core_views.bad_request
 handler403 = core_views.permission_denied

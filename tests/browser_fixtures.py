@@ -83,8 +83,9 @@ def _axe_check(page, *, context: str = "") -> None:
             + "\n    ".join(node["html"][:200] for node in v["nodes"][:5])
             for v in violations
         )
-        pytest.fail(f"axe-core found {len(violations)} violation(s) on {context or page.url}:\n"
-                    f"{report}")
+        pytest.fail(
+            f"axe-core found {len(violations)} violation(s) on {context or page.url}:\n{report}"
+        )
 
 
 @pytest.fixture

@@ -95,7 +95,12 @@ def asgi_live_server(transactional_db) -> Iterator[LiveServer]:
 
     port = _free_port()
     config = uvicorn.Config(
-        application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="websockets"
+        application,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="websockets",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

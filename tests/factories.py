@@ -16,8 +16,12 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 def make_user(
-    email: str = "", *, roles: tuple[str, ...] = (Role.RESIDENT,), totp: bool | None = None,
-    name: str = "", password: str = PASSWORD,
+    email: str = "",
+    *,
+    roles: tuple[str, ...] = (Role.RESIDENT,),
+    totp: bool | None = None,
+    name: str = "",
+    password: str = PASSWORD,
 ):
     """A verified user with ``roles``; staff and admins get TOTP unless ``totp=False``."""
     make_user.counter += 1
@@ -36,9 +40,15 @@ make_user.counter = 0
 def square(lon: float, lat: float, size: float = 0.01) -> dict:
     return {
         "type": "Polygon",
-        "coordinates": [[
-            [lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat],
-        ]],
+        "coordinates": [
+            [
+                [lon, lat],
+                [lon + size, lat],
+                [lon + size, lat + size],
+                [lon, lat + size],
+                [lon, lat],
+            ]
+        ],
     }
 
 

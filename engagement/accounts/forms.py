@@ -6,11 +6,16 @@ from engagement.core.validators import validate_single_line
 
 class ProfileForm(forms.Form):
     name = forms.CharField(
-        label=_("Your name"), max_length=150, required=False, validators=[validate_single_line],
+        label=_("Your name"),
+        max_length=150,
+        required=False,
+        validators=[validate_single_line],
         help_text=_("Optional. Shown with your questions and petitions."),
     )
     postcode = forms.CharField(
-        label=_("Postcode"), max_length=10, required=False,
+        label=_("Postcode"),
+        max_length=10,
+        required=False,
         help_text=_("Optional. We use it to find your ward and councillors."),
     )
     preferred_language = forms.ChoiceField(

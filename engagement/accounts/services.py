@@ -54,15 +54,15 @@ def user_set_roles(*, actor: Any, user: User, roles: list[str]) -> User:
         before = sorted(user.role_names())
         _apply_roles(user, roles)
         audit_record(
-            actor=actor, action="user.set_roles", target=user,
+            actor=actor,
+            action="user.set_roles",
+            target=user,
             changes={"roles": [before, sorted(roles)]},
         )
     return user
 
 
-def profile_update(
-    *, user: User, name: str, postcode: str, preferred_language: str
-) -> User:
+def profile_update(*, user: User, name: str, postcode: str, preferred_language: str) -> User:
     """Update the resident's own profile; the ward follows from the postcode."""
     errors: dict[str, list[str]] = {}
     found = None

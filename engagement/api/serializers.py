@@ -33,8 +33,17 @@ class CouncillorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Councillor
         fields = [
-            "url", "slug", "name", "party", "wards", "portfolio", "email", "phone",
-            "x_handle", "mastodon_handle", "bluesky_handle",
+            "url",
+            "slug",
+            "name",
+            "party",
+            "wards",
+            "portfolio",
+            "email",
+            "phone",
+            "x_handle",
+            "mastodon_handle",
+            "bluesky_handle",
         ]
 
 

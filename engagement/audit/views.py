@@ -21,7 +21,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     template = "audit/includes/_results.html" if request.htmx else "audit/log.html"
     response = render(
-        request, template, {"form": form, "page": page, "query": query.urlencode()},
+        request,
+        template,
+        {"form": form, "page": page, "query": query.urlencode()},
         status=400 if form.is_bound and form.errors else 200,
     )
     response["Vary"] = "HX-Request"

@@ -24,19 +24,23 @@ class Section:
 
 SECTIONS: dict[str, Section] = {
     "meetings": Section(
-        "meetings", _("Live and upcoming meetings"),
+        "meetings",
+        _("Live and upcoming meetings"),
         _("There are no live or upcoming council meetings at the moment."),
     ),
     "budgets": Section(
-        "budgets", _("Participatory budgets"),
+        "budgets",
+        _("Participatory budgets"),
         _("There are no budget rounds open for voting at the moment."),
     ),
     "consultations": Section(
-        "consultations", _("Consultations"),
+        "consultations",
+        _("Consultations"),
         _("There are no open consultations at the moment."),
     ),
     "petitions": Section(
-        "petitions", _("Petitions"),
+        "petitions",
+        _("Petitions"),
         _("There are no open petitions at the moment."),
     ),
 }

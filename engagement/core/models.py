@@ -9,3 +9,6 @@ class StaffArea(models.Model):
         managed = False
         default_permissions = ()
         permissions = [("access_staff_area", _("Can use the staff area"))]
+
+    def __str__(self) -> str:
+        return "staff area"

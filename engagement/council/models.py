@@ -20,11 +20,16 @@ class CouncilSettings(models.Model):
     """A singleton: use :func:`engagement.council.selectors.council_settings` to read it."""
 
     name = models.CharField(
-        _("council name"), max_length=120, default="Moot Demo Council",
+        _("council name"),
+        max_length=120,
+        default="Moot Demo Council",
         validators=[validate_single_line],
     )
     short_name = models.CharField(
-        _("short name"), max_length=40, default="Moot", validators=[validate_single_line],
+        _("short name"),
+        max_length=40,
+        default="Moot",
+        validators=[validate_single_line],
         help_text=_("Shown in the header, e.g. \u2018Llanfair Council\u2019."),
     )
     logo = models.FileField(
@@ -35,7 +40,10 @@ class CouncilSettings(models.Model):
         help_text=_("PNG, JPEG or WebP, up to 1 MB. Shown in the header."),
     )
     brand_colour = models.CharField(
-        _("brand colour"), max_length=7, default="#1d70b8", validators=[validate_hex_colour],
+        _("brand colour"),
+        max_length=7,
+        default="#1d70b8",
+        validators=[validate_hex_colour],
         help_text=_("Used for the header stripe and links; must contrast with white text."),
     )
     contact_email = models.EmailField(_("contact email"), blank=True)

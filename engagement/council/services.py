@@ -34,7 +34,9 @@ def council_settings_update(*, actor: Any, **values: Any) -> CouncilSettings:
     """Update the singleton (creating it on first use). Raises ValidationError, changing nothing."""
     unknown = set(values) - set(EDITABLE_FIELDS)
     if unknown:
-        raise ValidationError(_("Unknown setting: %(names)s") % {"names": ", ".join(sorted(unknown))})
+        raise ValidationError(
+            _("Unknown setting: %(names)s") % {"names": ", ".join(sorted(unknown))}
+        )
     logo = values.get("logo")
     if logo and getattr(logo, "size", 0) > LOGO_MAX_BYTES:
         raise ValidationError({"logo": _("The logo must be 1 MB or smaller.")})

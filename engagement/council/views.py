@@ -34,6 +34,4 @@ def edit(request: HttpRequest) -> HttpResponse:
                 return redirect("council:edit")
     else:
         form = CouncilSettingsForm(instance=instance)
-    return render(
-        request, "council/edit.html", {"form": form}, status=400 if form.errors else 200
-    )
+    return render(request, "council/edit.html", {"form": form}, status=400 if form.errors else 200)

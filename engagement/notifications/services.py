@@ -30,7 +30,11 @@ def notify(*, user: Any, kind: str, subject: str, body: str, url: str = "") -> N
         return None
     delivery = delivery_for(user=user, kind=kind)
     notification = Notification.objects.create(
-        user=user, kind=kind, subject=subject[:200], body=body[:5000], url=url[:500],
+        user=user,
+        kind=kind,
+        subject=subject[:200],
+        body=body[:5000],
+        url=url[:500],
         delivery=delivery,
     )
     if delivery == Delivery.IMMEDIATELY:

@@ -29,7 +29,11 @@ class Councillor(models.Model):
     name = models.CharField(_("name"), max_length=150, validators=_line)
     slug = models.SlugField(max_length=170, unique=True)
     party = models.ForeignKey(
-        Party, verbose_name=_("party"), null=True, blank=True, on_delete=models.SET_NULL,
+        Party,
+        verbose_name=_("party"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="councillors",
     )
     wards = models.ManyToManyField(
@@ -48,8 +52,12 @@ class Councillor(models.Model):
         _("Bluesky handle"), max_length=120, blank=True, validators=_line
     )
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, verbose_name=_("sign-in account"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="councillor",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sign-in account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="councillor",
     )
     is_active = models.BooleanField(_("serving"), default=True)
 
@@ -71,9 +79,7 @@ class Committee(models.Model):
     name = models.CharField(_("name"), max_length=150, unique=True, validators=_line)
     slug = models.SlugField(max_length=170, unique=True)
     description = models.TextField(_("description"), blank=True, max_length=2000)
-    members = models.ManyToManyField(
-        Councillor, through="Membership", related_name="committees"
-    )
+    members = models.ManyToManyField(Councillor, through="Membership", related_name="committees")
 
     class Meta:
         ordering = ["name"]

@@ -4,11 +4,7 @@ from .models import Committee, Councillor, Membership
 
 
 def councillors_for_list(*, party: str = "", ward: str = "") -> QuerySet[Councillor]:
-    qs = (
-        Councillor.objects.filter(is_active=True)
-        .select_related("party")
-        .prefetch_related("wards")
-    )
+    qs = Councillor.objects.filter(is_active=True).select_related("party").prefetch_related("wards")
     if party:
         qs = qs.filter(party__slug=party)
     if ward:
@@ -17,10 +13,14 @@ def councillors_for_list(*, party: str = "", ward: str = "") -> QuerySet[Council
 
 
 def councillor_detail(slug: str) -> QuerySet[Councillor]:
-    return Councillor.objects.select_related("party").prefetch_related(
-        "wards",
-        Prefetch("memberships", queryset=Membership.objects.select_related("committee")),
-    ).filter(slug=slug)
+    return (
+        Councillor.objects.select_related("party")
+        .prefetch_related(
+            "wards",
+            Prefetch("memberships", queryset=Membership.objects.select_related("committee")),
+        )
+        .filter(slug=slug)
+    )
 
 
 def committees_for_list() -> QuerySet[Committee]:

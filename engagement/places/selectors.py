@@ -39,8 +39,7 @@ def postcode_lookup(raw: str) -> Postcode:
         return Postcode.objects.select_related("ward").get(postcode=canonical)
     except Postcode.DoesNotExist:
         raise ValidationError(
-            _("%(postcode)s is not a postcode in this council's area.")
-            % {"postcode": canonical},
+            _("%(postcode)s is not a postcode in this council's area.") % {"postcode": canonical},
             code="unknown_postcode",
         ) from None
 
@@ -60,8 +59,10 @@ def ward_for_point(*, lon: float, lat: float) -> Ward | None:
     stable.
     """
     point = Point(lon, lat)
-    for ward in Ward.objects.containing_bbox(lon, lat).order_by("ons_code").only(
-        "id", "updated_at", "name", "slug", "ons_code"
+    for ward in (
+        Ward.objects.containing_bbox(lon, lat)
+        .order_by("ons_code")
+        .only("id", "updated_at", "name", "slug", "ons_code")
     ):
         geometry = _prepared(ward.pk, ward.updated_at.isoformat())
         if geometry.covers(point):

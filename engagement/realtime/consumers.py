@@ -92,4 +92,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.stream_event(message_for(record))
 
     async def stream_event(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=render_message(message["stream"], message["seq"], message["html"]))
+        await self.send(
+            text_data=render_message(message["stream"], message["seq"], message["html"])
+        )

@@ -33,8 +33,9 @@ def _next_seq(stream: str) -> int:
     return StreamCounter.objects.values_list("last_seq", flat=True).get(stream=stream)
 
 
-def publish(*, stream: str, event: str, html: str = "", payload: dict[str, Any] | None = None
-            ) -> StreamEvent:
+def publish(
+    *, stream: str, event: str, html: str = "", payload: dict[str, Any] | None = None
+) -> StreamEvent:
     """Record ``event`` on ``stream`` and deliver it to the stream's group after commit."""
     split(stream)  # validates the name
     with transaction.atomic():

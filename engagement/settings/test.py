@@ -28,3 +28,5 @@ ACCOUNT_RATE_LIMITS = False
 MOOT_DEMO = False
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Threads (the live server, database_sync_to_async) must not keep connections to the test DB.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

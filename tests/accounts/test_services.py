@@ -23,7 +23,7 @@ def test_roles_are_groups_and_staff_roles_open_the_admin(resident):
     assert resident.role_names() == {"resident"}
     assert not resident.is_staff
     staff = make_user("s@example.org", roles=(Role.STAFF,))
-    assert staff.is_staff and staff.is_council_staff and not staff.is_council_admin
+    assert (staff.is_staff, staff.is_council_staff, staff.is_council_admin) == (True, True, False)
 
 
 def test_role_changes_are_audited(admin_user, resident):
@@ -48,7 +48,9 @@ def test_the_ward_follows_the_postcode(resident):
 
     resident.refresh_from_db()
     assert (resident.postcode, resident.ward, resident.preferred_language) == (
-        postcode, postcode.ward, "cy",
+        postcode,
+        postcode.ward,
+        "cy",
     )
 
 
@@ -93,10 +95,14 @@ def test_data_export_includes_every_registered_section(resident):
 
 def test_anonymising_removes_the_person_and_keeps_aggregates(staff):
     postcode = PostcodeFactory()
-    profile_update(user=staff, name="Sam Staff", postcode=postcode.postcode, preferred_language="en-gb")
+    profile_update(
+        user=staff, name="Sam Staff", postcode=postcode.postcode, preferred_language="en-gb"
+    )
     Notification.objects.create(user=staff, kind="account", subject="s", body="b", delivery="never")
     anonymised_sections = []
-    personal_data.register("test_section", export=lambda u: {}, anonymise=anonymised_sections.append)
+    personal_data.register(
+        "test_section", export=lambda u: {}, anonymise=anonymised_sections.append
+    )
     try:
         user_anonymise(user=staff, actor=staff)
     finally:

@@ -11,8 +11,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(
-    "url", ["/accounts/profile/", "/accounts/profile/emails/", "/accounts/profile/my-data.json",
-            "/accounts/profile/delete/"],
+    "url",
+    [
+        "/accounts/profile/",
+        "/accounts/profile/emails/",
+        "/accounts/profile/my-data.json",
+        "/accounts/profile/delete/",
+    ],
 )
 def test_account_pages_need_sign_in(client, url):
     response = client.get(url)
@@ -34,9 +39,14 @@ def test_a_resident_updates_their_profile(resident_client, resident):
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        ({"name": "x" * 151, "postcode": "", "preferred_language": "en-gb"}, "at most 150 characters"),
-        ({"name": "<script>alert(1)</script>", "postcode": "<b>", "preferred_language": "en-gb"},
-         "Enter a real postcode"),
+        (
+            {"name": "x" * 151, "postcode": "", "preferred_language": "en-gb"},
+            "at most 150 characters",
+        ),
+        (
+            {"name": "<script>alert(1)</script>", "postcode": "<b>", "preferred_language": "en-gb"},
+            "Enter a real postcode",
+        ),
         ({"name": "ok", "postcode": "", "preferred_language": "fr"}, "Select a valid choice"),
         ({"name": "a\x00b", "postcode": "", "preferred_language": "en-gb"}, "Null characters"),
     ],
@@ -70,7 +80,11 @@ def test_deleting_the_account_needs_confirmation_then_signs_out(resident_client,
 def test_sign_up_makes_an_unverified_resident_and_sends_a_verification_email(client):
     response = client.post(
         "/accounts/signup/",
-        {"email": "new@example.org", "password1": "a-long-passphrase-2026", "password2": "a-long-passphrase-2026"},
+        {
+            "email": "new@example.org",
+            "password1": "a-long-passphrase-2026",
+            "password2": "a-long-passphrase-2026",
+        },
     )
     assert response.status_code == 302
     user = User.objects.get(email="new@example.org")
@@ -96,7 +110,8 @@ def test_notification_preferences_are_saved_and_validated(resident_client, resid
     )
     assert ok.status_code == 302
     assert dict(resident.notification_preferences.values_list("kind", "delivery")) == {
-        "account": "never", "updates": "immediately",
+        "account": "never",
+        "updates": "immediately",
     }
     bad = resident_client.post("/accounts/profile/emails/", {"kind-account": "<b>"})
     assert bad.status_code == 400

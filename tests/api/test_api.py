@@ -1,7 +1,13 @@
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.factories import CommitteeFactory, CouncillorFactory, MembershipFactory, PostcodeFactory, WardFactory
+from tests.factories import (
+    CommitteeFactory,
+    CouncillorFactory,
+    MembershipFactory,
+    PostcodeFactory,
+    WardFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -10,8 +16,13 @@ def test_the_schema_describes_the_read_endpoints(client):
     response = client.get("/api/schema/", headers={"Accept": "application/json"})
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ["/api/wards/", "/api/wards/{slug}/", "/api/councillors/", "/api/committees/",
-                 "/api/postcodes/{postcode}/"]:
+    for path in [
+        "/api/wards/",
+        "/api/wards/{slug}/",
+        "/api/councillors/",
+        "/api/committees/",
+        "/api/postcodes/{postcode}/",
+    ]:
         assert path in paths
 
 
@@ -30,13 +41,17 @@ def test_wards_councillors_and_committees(client):
     wards = client.get("/api/wards/").json()
     assert wards["count"] == 1
     assert wards["results"][0] == {
-        "url": "http://testserver/api/wards/canol/", "slug": "canol", "name": "Canol",
+        "url": "http://testserver/api/wards/canol/",
+        "slug": "canol",
+        "name": "Canol",
         "ons_code": "W05000001",
     }
     assert client.get("/api/wards/canol/").json()["boundary"]["type"] == "Polygon"
     councillor = client.get("/api/councillors/").json()["results"][0]
     assert (councillor["name"], councillor["wards"], councillor["party"]["slug"]) == (
-        "Ann Evans", ["canol"], cllr.party.slug,
+        "Ann Evans",
+        ["canol"],
+        cllr.party.slug,
     )
     assert client.get("/api/committees/planning/").json()["memberships"] == [
         {"councillor": "ann-evans", "role": "chair", "start_date": None, "end_date": None}
@@ -64,5 +79,8 @@ def test_the_api_is_read_only_for_everyone(client, staff):
 
 def test_token_authentication_identifies_the_user(client, staff):
     token = Token.objects.create(user=staff)
-    assert client.get("/api/wards/", headers={"Authorization": f"Token {token.key}"}).status_code == 200
+    assert (
+        client.get("/api/wards/", headers={"Authorization": f"Token {token.key}"}).status_code
+        == 200
+    )
     assert client.get("/api/wards/", headers={"Authorization": "Token wrong"}).status_code == 401

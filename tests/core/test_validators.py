@@ -15,7 +15,12 @@ def test_ordinary_text_passes(text):
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("nul\x00", "U+0000"), ("bidi\u202eevil", "U+202E"), ("zero\u200bwidth", "U+200B"), ("bell\x07", "U+0007")],
+    [
+        ("nul\x00", "U+0000"),
+        ("bidi\u202eevil", "U+202E"),
+        ("zero\u200bwidth", "U+200B"),
+        ("bell\x07", "U+0007"),
+    ],
 )
 def test_control_and_format_characters_are_named_in_the_error(text, code):
     with pytest.raises(ValidationError) as exc:

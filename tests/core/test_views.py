@@ -63,7 +63,9 @@ class TestStaffDashboard:
         assert response.status_code == 302
         assert response["Location"] == "/accounts/login/?next=/staff/"
 
-    def test_residents_and_councillors_get_403_and_no_data(self, resident_client, councillor_user, client):
+    def test_residents_and_councillors_get_403_and_no_data(
+        self, resident_client, councillor_user, client
+    ):
         assert resident_client.get(self.url).status_code == 403
         client.force_login(councillor_user)
         response = client.get(self.url)
@@ -89,7 +91,9 @@ class TestStaffDashboard:
         assert b"Audit log" in response.content
 
 
-def test_django_admin_requires_the_staff_role_with_two_factor(client, resident_client, staff_client):
+def test_django_admin_requires_the_staff_role_with_two_factor(
+    client, resident_client, staff_client
+):
     anonymous = client.get("/django-admin/", follow=True)
     assert anonymous.redirect_chain[-1][0] == "/accounts/login/?next=/django-admin/"
     assert resident_client.get("/django-admin/", follow=True).status_code == 403

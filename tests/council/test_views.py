@@ -15,11 +15,17 @@ URL = "/staff/settings/"
 
 def _form(**overrides):
     data = {
-        "name": "Llanfair Borough Council", "short_name": "Llanfair", "brand_colour": "#005a30",
-        "contact_email": "help@llanfair.example", "contact_phone": "01234 567890",
-        "contact_address": "Town Hall", "website": "https://llanfair.example",
-        "welsh_enabled": "on", "retention_inactive_account_days": "1095",
-        "retention_question_days": "730", "retention_social_case_days": "730",
+        "name": "Llanfair Borough Council",
+        "short_name": "Llanfair",
+        "brand_colour": "#005a30",
+        "contact_email": "help@llanfair.example",
+        "contact_phone": "01234 567890",
+        "contact_address": "Town Hall",
+        "website": "https://llanfair.example",
+        "welsh_enabled": "on",
+        "retention_inactive_account_days": "1095",
+        "retention_question_days": "730",
+        "retention_social_case_days": "730",
         "retention_audit_days": "2555",
     }
     data.update(overrides)
@@ -47,7 +53,9 @@ def test_an_admin_saves_settings_and_the_change_is_audited(
     assert response.status_code == 302
     saved = council_settings()
     assert (saved.name, saved.brand_colour, saved.logo.name.startswith("council/logo")) == (
-        "Llanfair Borough Council", "#005a30", True,
+        "Llanfair Borough Council",
+        "#005a30",
+        True,
     )
     entry = AuditEntry.objects.get(action="council_settings.update")
     assert entry.actor == admin_user
@@ -66,10 +74,18 @@ def test_an_admin_saves_settings_and_the_change_is_audited(
         ({"retention_question_days": "5"}, "greater than or equal to 30"),
         ({"retention_question_days": "lots"}, "Enter a whole number."),
         ({"contact_email": "<script>"}, "Enter a valid email address."),
-        ({"logo": SimpleUploadedFile("logo.png", b"<svg onload=alert(1)>", content_type="image/png")},
-         "not a readable image"),
-        ({"logo": SimpleUploadedFile("logo.svg", b"<svg/>", content_type="image/svg+xml")},
-         "File extension"),
+        (
+            {
+                "logo": SimpleUploadedFile(
+                    "logo.png", b"<svg onload=alert(1)>", content_type="image/png"
+                )
+            },
+            "not a readable image",
+        ),
+        (
+            {"logo": SimpleUploadedFile("logo.svg", b"<svg/>", content_type="image/svg+xml")},
+            "File extension",
+        ),
     ],
 )
 def test_bad_settings_are_explained_and_nothing_is_saved(admin_client_2fa, overrides, message):

@@ -21,10 +21,16 @@ def test_email_goes_through_notify_with_subject_and_body_as_personalisation(noti
 
     assert sent == 2
     assert notify_server.sent == [
-        {"email_address": "a@example.org", "template_id": TEMPLATE_ID,
-         "personalisation": {"subject": "Your code", "body": "It is 123456"}},
-        {"email_address": "b@example.org", "template_id": TEMPLATE_ID,
-         "personalisation": {"subject": "Your code", "body": "It is 123456"}},
+        {
+            "email_address": "a@example.org",
+            "template_id": TEMPLATE_ID,
+            "personalisation": {"subject": "Your code", "body": "It is 123456"},
+        },
+        {
+            "email_address": "b@example.org",
+            "template_id": TEMPLATE_ID,
+            "personalisation": {"subject": "Your code", "body": "It is 123456"},
+        },
     ]
 
 

@@ -53,7 +53,8 @@ async def test_resume_replays_what_the_client_missed_then_goes_live():
     live = await communicator.receive_from(timeout=3)
 
     assert [m.split("</span>")[1] for m in replayed] == ["<p>2</p>", "<p>3</p>"]
-    assert 'data-moot-seq="4"' in live and live.endswith("<p>4</p>")
+    assert 'data-moot-seq="4"' in live
+    assert live.endswith("<p>4</p>")
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
 
@@ -83,7 +84,9 @@ async def test_staff_may_watch_a_staff_stream(staff):
     await communicator.disconnect()
 
 
-@pytest.mark.parametrize("path", ["/ws/streams/", "/ws/streams/?s=nokind.1", "/ws/streams/?s=BAD NAME"])
+@pytest.mark.parametrize(
+    "path", ["/ws/streams/", "/ws/streams/?s=nokind.1", "/ws/streams/?s=BAD NAME"]
+)
 async def test_unknown_or_malformed_streams_are_refused(path):
     connected, code = await _communicator(path).connect()
     assert not connected

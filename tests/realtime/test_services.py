@@ -25,16 +25,22 @@ def test_backfill_returns_only_what_the_client_missed_in_order():
 
     missed = events_after("test.c", 3)
 
-    assert [(e.seq, e.payload["n"], e.html) for e in missed] == [(4, 4, "<p>4</p>"), (5, 5, "<p>5</p>")]
+    assert [(e.seq, e.payload["n"], e.html) for e in missed] == [
+        (4, 4, "<p>4</p>"),
+        (5, 5, "<p>5</p>"),
+    ]
 
 
 def test_an_event_rolled_back_with_its_transaction_leaves_no_trace_and_is_not_delivered(
     django_capture_on_commit_callbacks,
 ):
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
+    def failing_service() -> None:
+        with transaction.atomic():
             publish(stream="test.d", event="x")
             raise RuntimeError("the service failed after publishing")
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError):
+        failing_service()
 
     assert callbacks == []
     assert StreamEvent.objects.filter(stream="test.d").count() == 0
