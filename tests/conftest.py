@@ -100,7 +100,7 @@ def asgi_live_server(transactional_db) -> Iterator[LiveServer]:
         port=port,
         log_level="warning",
         lifespan="off",
-        ws="websockets",
+        ws="websockets-sansio",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
