@@ -82,8 +82,68 @@ class LiveServer:
         return self.url
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL when set (CI); otherwise a private Redis started for this test session."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        yield settings.REDIS_URL
+        return
+    import subprocess
+    import tempfile
+
+    from engagement.launcher import _redis_binary
+
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="moot-test-redis-") as workdir:
+        proc = subprocess.Popen(  # noqa: S603
+            [
+                _redis_binary(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+                "--loglevel",
+                "warning",
+            ],
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the test Redis did not start")
+                time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 @pytest.fixture
-def asgi_live_server(transactional_db) -> Iterator[LiveServer]:
+def redis_channel_layer(settings, redis_url) -> Iterator[None]:
+    """The Redis channel layer, so the live server's loop and the test thread can talk."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": f"moot-live-{os.getpid()}"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db, redis_channel_layer) -> Iterator[LiveServer]:
     """The real ASGI application (HTTP and websockets) served by uvicorn on a loopback port.
 
     It runs in a thread of the test process, so it uses the test database; tests that use it
@@ -123,3 +183,9 @@ def _test_media_root(tmp_path_factory) -> None:
 
     settings.MEDIA_ROOT = Path(tmp_path_factory.mktemp("media"))
     os.environ.setdefault("MOOT_TEST", "1")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    thread for the rest of the session, which async tests cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -4,8 +4,10 @@ from typing import Any
 
 from django.db import models
 from django.db.models.fields.files import FieldFile
+from django.template.loader import render_to_string
 
 from engagement.core.request_context import current_ip
+from engagement.realtime.services import publish
 
 from .models import AuditEntry
 
@@ -29,7 +31,7 @@ def audit_record(
     else:
         label = actor_label or "system"
         actor_obj = None
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         actor=actor_obj,
         actor_label=label[:254],
         action=action[:80],
@@ -39,6 +41,13 @@ def audit_record(
         changes=changes or {},
         ip_address=current_ip(),
     )
+    publish(
+        stream="audit",
+        event="audit.entry",
+        html=render_to_string("audit/includes/_pushed_row.html", {"entry": entry}),
+        payload={"id": entry.pk, "action": entry.action},
+    )
+    return entry
 
 
 def model_changes(instance: models.Model, fields: list[str], before: dict[str, Any]) -> dict:

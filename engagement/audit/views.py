@@ -23,7 +23,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         template,
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            # Live updates only where a new entry belongs: the first page, unfiltered.
+            "live": page.number == 1 and not any(filters.values()),
+        },
         status=400 if form.is_bound and form.errors else 200,
     )
     response["Vary"] = "HX-Request"

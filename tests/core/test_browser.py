@@ -1,6 +1,8 @@
 """The shell in a real Chromium: zero axe-core violations in English and Welsh, on a phone,
 plus keyboard and no-JavaScript journeys."""
 
+import threading
+
 import pytest
 from django.test import Client
 
@@ -153,3 +155,26 @@ def test_a_resident_updates_their_profile_with_the_keyboard_only(
         "Your details have been saved." in page.locator(".govuk-notification-banner").text_content()
     )
     assert "Your ward is Canol." in page.locator("main").text_content()
+
+
+def test_the_audit_log_updates_live_for_an_admin(page, asgi_live_server, admin_user, staff):
+    from engagement.audit.services import audit_record
+
+    _sign_in(page, asgi_live_server, admin_user)
+    with page.expect_websocket() as socket_info:
+        page.goto(asgi_live_server.url + "/staff/audit/")
+    socket = socket_info.value
+    resume = socket.wait_for_event("framesent", timeout=5000)
+    assert resume == '{"type":"resume","stream":"audit","after":0}'
+
+    # Another admin's action, from another thread (Playwright's loop owns this one).
+    other = threading.Thread(
+        target=audit_record, kwargs={"actor": staff, "action": "ward.update_live_test"}
+    )
+    other.start()
+    other.join()
+
+    page.locator("#audit-rows code", has_text="ward.update_live_test").wait_for(timeout=5000)
+    assert page.locator("#audit-rows tr").count() == 1  # the empty-state row went
+    marker = page.locator("#moot-seq-audit")
+    assert marker.get_attribute("data-moot-seq") == "1"

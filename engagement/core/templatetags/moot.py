@@ -20,16 +20,14 @@ def widget_type(field: forms.BoundField) -> str:
 
 
 @register.filter
-def add_class(field: forms.BoundField, css: str) -> Any:
-    return field.as_widget(attrs={"class": css})
+def govuk_input(field: forms.BoundField, css_class: str = "") -> Any:
+    """Render the widget with GOV.UK classes and the error/hint described-by wiring.
 
-
-@register.filter
-def govuk_input(field: forms.BoundField) -> Any:
-    """Render the widget with GOV.UK classes and the error/hint described-by wiring."""
+    Placeholders are dropped (GOV.UK advises against them: they vanish as you type).
+    """
     kind = widget_type(field)
-    css = _INPUT_CLASSES.get(kind, "govuk-input")
-    if field.errors:
+    css = css_class or _INPUT_CLASSES.get(kind, "govuk-input")
+    if field.errors and not css_class:
         css += f" {css}--error"
     attrs: dict[str, str] = {"class": css}
     described = []
@@ -42,4 +40,5 @@ def govuk_input(field: forms.BoundField) -> Any:
     if kind == "emailinput":
         attrs["autocomplete"] = "email"
         attrs["spellcheck"] = "false"
+    field.field.widget.attrs.pop("placeholder", None)
     return field.as_widget(attrs=attrs)
