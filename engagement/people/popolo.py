@@ -65,9 +65,7 @@ def export_popolo() -> dict[str, Any]:
             Prefetch("wards", queryset=Ward.objects.order_by("ons_code").only("ons_code")),
             Prefetch(
                 "memberships",
-                queryset=Membership.objects.select_related("committee").order_by(
-                    "committee__slug"
-                ),
+                queryset=Membership.objects.select_related("committee").order_by("committee__slug"),
             ),
         )
         .order_by("slug")
