@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("engagement.people.urls")),
     path("staff/settings/", include("engagement.council.urls")),
     path("staff/audit/", include("engagement.audit.urls")),
+    path("staff/users/", include("engagement.accounts.staff_urls")),
     path("api/", include("engagement.api.urls")),
     path("django-admin/", admin.site.urls),
 ]

@@ -50,6 +50,13 @@ def _apply_roles(user: User, roles: list[str] | tuple[str, ...] | set[str]) -> N
 
 
 def user_set_roles(*, actor: Any, user: User, roles: list[str]) -> User:
+    """Replace ``user``'s roles (audited). An admin cannot remove their own admin role, so
+    the council is never left without someone who can manage roles."""
+    if actor is not None and actor.pk == user.pk and Role.ADMIN not in roles:
+        raise ValidationError(
+            _("You cannot remove your own admin role. Ask another admin to do it."),
+            code="self_demotion",
+        )
     with transaction.atomic():
         before = sorted(user.role_names())
         _apply_roles(user, roles)
