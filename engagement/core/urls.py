@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import imports, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("brand.css", views.brand_css, name="brand_css"),
     path("staff/", views.staff_dashboard, name="staff_dashboard"),
+    path("staff/imports/", imports.imports, name="staff_imports"),
 ]

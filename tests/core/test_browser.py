@@ -40,7 +40,7 @@ RESIDENT_PAGES = [
     "/accounts/profile/delete/",
     "/accounts/2fa/",
 ]
-ADMIN_PAGES = ["/staff/", "/staff/settings/", "/staff/audit/", "/staff/users/"]
+ADMIN_PAGES = ["/staff/", "/staff/settings/", "/staff/audit/", "/staff/users/", "/staff/imports/"]
 
 
 @pytest.fixture
