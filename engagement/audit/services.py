@@ -71,3 +71,20 @@ def _plain(value: Any) -> Any:
     if isinstance(value, FieldFile):
         return value.name or ""
     return str(value)
+
+
+def audit_prune(*, days: int) -> int:
+    """Delete entries older than ``days`` (the council's retention period); record the prune."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(days=days)
+    with transaction.atomic():
+        deleted, _ = AuditEntry.objects.filter(at__lt=cutoff).delete()
+        if deleted:
+            audit_record(
+                actor=None, action="audit.prune", changes={"deleted": deleted, "days": days}
+            )
+    return deleted

@@ -123,3 +123,17 @@ def absolute_url(path: str) -> str:
     if path.startswith(("http://", "https://")):
         return path
     return settings.SITE_URL.rstrip("/") + path
+
+
+def notifications_prune(*, days: int) -> int:
+    """Delete notifications older than ``days`` that are no longer waiting to be emailed."""
+    from datetime import timedelta
+
+    cutoff = timezone.now() - timedelta(days=days)
+    waiting = Notification.objects.filter(delivery=Delivery.DAILY, emailed_at__isnull=True)
+    deleted, _ = (
+        Notification.objects.filter(created_at__lt=cutoff)
+        .exclude(pk__in=waiting.values("pk"))
+        .delete()
+    )
+    return deleted

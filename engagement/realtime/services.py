@@ -68,3 +68,15 @@ def _deliver(stream: str, message: dict[str, Any]) -> None:
     except Exception:
         # The event is committed; clients recover it by sequence number on their next resume.
         logger.exception("Could not deliver %s#%s to the channel layer", stream, message["seq"])
+
+
+def stream_events_prune(*, days: int) -> int:
+    """Delete stored events older than ``days``. Counters stay, so numbering never restarts;
+    a client that far behind is told to reload (it would be anyway)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = StreamEvent.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

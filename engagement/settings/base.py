@@ -163,11 +163,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "engagement.notifications.tasks.queue_daily_digests",
         "schedule": 60 * 60 * 24,
     },
+    "prune-expired": {
+        "task": "engagement.core.tasks.prune_expired",
+        "schedule": 60 * 60 * 24,
+    },
     "accounts-retention": {
         "task": "engagement.accounts.tasks.apply_retention",
         "schedule": 60 * 60 * 24,
     },
 }
+
+# Stored real-time events are for reconnecting clients; a week is far more than enough.
+STREAM_EVENT_RETENTION_DAYS = env.int("STREAM_EVENT_RETENTION_DAYS", default=7)
+NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=365)
 
 # --- Internationalisation ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
