@@ -32,9 +32,7 @@ class ImportKind:
 
 
 def _run_popolo(*, source: Any, actor: Any, source_name: str) -> Any:
-    from engagement.places.importers import read_json
-
-    return popolo_import(data=read_json(source), actor=actor, source_name=source_name)
+    return popolo_import(data=source, actor=actor, source_name=source_name)
 
 
 KINDS = {

@@ -1,31 +1,17 @@
 """``manage.py import_wards FILE.geojson``: import ONS ward boundaries (see places.services)."""
 
-from pathlib import Path
+from typing import IO, Any
 
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-
+from engagement.core.management.imports import FileImportCommand
 from engagement.places.services import wards_import
 
 
-class Command(BaseCommand):
+class Command(FileImportCommand):
     help = (
         "Import ward boundaries from an ONS GeoJSON FeatureCollection (WDnnCD/WDnnNM "
         "properties, WGS84). Checks the whole file first; on any error nothing is stored."
     )
+    file_help = "the GeoJSON file"
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path, help="the GeoJSON file")
-
-    def handle(self, *args: object, file: Path, **options: object) -> None:
-        try:
-            with file.open("rb") as fileobj:
-                result = wards_import(source=fileobj, source_name=file.name)
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}") from None
-        except ValidationError as exc:
-            raise CommandError(
-                "Nothing was imported:\n" + "\n".join(f"  {m}" for m in exc.messages)
-            ) from None
-        for line in result.lines():
-            self.stdout.write(line)
+    def run_import(self, fileobj: IO[Any], source_name: str, **options: Any) -> Any:
+        return wards_import(source=fileobj, source_name=source_name)
