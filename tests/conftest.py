@@ -22,9 +22,13 @@ pytest_plugins = ["tests.browser_fixtures"]
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     """Cached council settings must not leak between tests."""
+    from engagement.council.selectors import council_settings_forget
+
     cache.clear()
+    council_settings_forget()
     yield
     cache.clear()
+    council_settings_forget()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -10,7 +9,7 @@ from django.utils.translation import gettext as _
 from engagement.audit.services import audit_record, model_changes, snapshot
 
 from .models import CouncilSettings
-from .selectors import CACHE_KEY
+from .selectors import council_settings_forget
 
 EDITABLE_FIELDS = [
     "name",
@@ -57,7 +56,7 @@ def council_settings_update(*, actor: Any, **values: Any) -> CouncilSettings:
             target=obj,
             changes=model_changes(obj, EDITABLE_FIELDS, before),
         )
-        transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+        transaction.on_commit(council_settings_forget)
     return obj
 
 

@@ -100,8 +100,17 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Under ASGI every request runs in a fresh thread, so per-thread persistent connections
+    # (CONN_MAX_AGE) are never reused and pile up. A process-wide psycopg pool is shared by
+    # all threads instead; CONN_MAX_AGE must then be 0.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if env.bool("DB_POOL", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            "timeout": env.int("DB_POOL_TIMEOUT", default=10),
+        }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the ASGI server and the Celery worker share the file.
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -138,9 +147,11 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="moot")},
         }
     }
+    # django-redis keeps one connection pool per process (Django's own RedisCache makes one per
+    # cache instance, i.e. per request under ASGI).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_PREFIX", default="moot"),
         }
@@ -176,6 +187,9 @@ CELERY_BEAT_SCHEDULE = {
 # Stored real-time events are for reconnecting clients; a week is far more than enough.
 STREAM_EVENT_RETENTION_DAYS = env.int("STREAM_EVENT_RETENTION_DAYS", default=7)
 NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=365)
+
+# Demo data (seed_demo, demo_totp) publishes its secrets: allowed only where this is true.
+MOOT_DEMO = env.bool("MOOT_DEMO", default=False)
 
 # --- Internationalisation ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

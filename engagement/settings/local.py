@@ -4,10 +4,9 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "local-development-only-not-secret")  # noqa: S105
 os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("MOOT_DEMO", "true")
 
 from .base import *  # noqa: E402
-
-MOOT_DEMO = env.bool("MOOT_DEMO", default=True)
 
 # Static files straight from the apps (no collectstatic step in the demo).
 WHITENOISE_USE_FINDERS = True

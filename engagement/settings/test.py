@@ -30,3 +30,5 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Threads (the live server, database_sync_to_async) must not keep connections to the test DB.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# No pool in tests: pooled connections would outlive each test and block dropping the test DB.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)

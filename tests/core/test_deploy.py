@@ -50,13 +50,15 @@ def test_production_uses_redis_for_channels_cache_and_celery():
         "print(s.CACHES['default']['BACKEND']);"
         "print(s.CELERY_BROKER_URL);"
         "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS);"
-        "print(s.CONTENT_SECURITY_POLICY['DIRECTIVES']['script-src'])"
+        "print(s.CONTENT_SECURITY_POLICY['DIRECTIVES']['script-src']);"
+        "print(s.DATABASES['default']['CONN_MAX_AGE'], s.DATABASES['default']['OPTIONS']['pool'])"
     )
     result = _manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
     assert result.stdout.splitlines() == [
         "channels_redis.core.RedisChannelLayer",
-        "django.core.cache.backends.redis.RedisCache",
+        "django_redis.cache.RedisCache",
         "redis://cache.internal:6379/0",
         "True True 31536000",
         "[\"'self'\"]",
+        "0 {'min_size': 2, 'max_size': 10, 'timeout': 10}",
     ]
