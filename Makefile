@@ -34,9 +34,10 @@ format:
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Extract strings and compile the Welsh catalogue (needs GNU gettext for extraction only).
+# Refresh the Welsh catalogue from our sources, allauth's and Django's (needs GNU gettext), then
+# compile it. See engagement/locale/README.md.
 messages:
-	cd engagement && ../$(BIN)/python ../manage.py makemessages -l cy --no-obsolete --ignore=frontend/node_modules --ignore=static
+	bash engagement/locale/update-catalogue.sh
 	$(BIN)/python manage.py compilemessages_py
 
 bench: install

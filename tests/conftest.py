@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 
 from engagement.accounts.models import Role
 
@@ -26,7 +27,9 @@ def _clear_cache() -> Iterator[None]:
 
     cache.clear()
     council_settings_forget()
+    translation.activate("en-gb")  # a Welsh request in one test must not leak into the next
     yield
+    translation.deactivate()
     cache.clear()
     council_settings_forget()
 

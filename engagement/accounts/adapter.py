@@ -19,4 +19,4 @@ class AccountAdapter(DefaultAccountAdapter):
     def format_email_subject(self, subject: str) -> str:
         from engagement.council.selectors import council_settings
 
-        return f"[{council_settings().short_name}] {subject}"
+        return f"[{council_settings().display_short_name}] {subject}"

@@ -62,6 +62,8 @@ DEMO_RECOVERY_SEED = "moot-demo-recovery-codes-2026"
 DEMO_COUNCIL: dict[str, Any] = {
     "name": "Llanfair Gororau County Borough Council",
     "short_name": "Llanfair Gororau",
+    "name_cy": "Cyngor Bwrdeistref Sirol Llanfair Gororau",
+    "short_name_cy": "Llanfair Gororau",
     "brand_colour": "#8a1538",
     "contact_email": "contact@llanfair-gororau.example",
     "contact_phone": "01632 960000",

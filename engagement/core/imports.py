@@ -84,7 +84,7 @@ class ImportForm(forms.Form):
             if not upload.name.lower().endswith(kind.extensions):
                 self.add_error(
                     "file",
-                    _("The file must end in %(ext)s.") % {"ext": " or ".join(kind.extensions)},
+                    _("The file must end in %(ext)s.") % {"ext": ", ".join(kind.extensions)},
                 )
             elif upload.size > MAX_UPLOAD_BYTES:
                 self.add_error("file", _("The file must be 100 MB or smaller."))

@@ -30,7 +30,20 @@ class CouncilSettings(models.Model):
         max_length=40,
         default="Moot",
         validators=[validate_single_line],
-        help_text=_("Shown in the header, e.g. \u2018Llanfair Council\u2019."),
+        help_text=_("Shown in the header, e.g. ‘Llanfair Council’."),
+    )
+    name_cy = models.CharField(
+        _("council name in Welsh"),
+        max_length=120,
+        blank=True,
+        validators=[validate_single_line],
+        help_text=_("Shown on Welsh pages. Leave blank to use the English name."),
+    )
+    short_name_cy = models.CharField(
+        _("short name in Welsh"),
+        max_length=40,
+        blank=True,
+        validators=[validate_single_line],
     )
     logo = models.FileField(
         _("logo"),
@@ -67,3 +80,17 @@ class CouncilSettings(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def _localised(self, english: str, welsh: str) -> str:
+        from django.utils.translation import get_language
+
+        return welsh if welsh and (get_language() or "").startswith("cy") else english
+
+    @property
+    def display_name(self) -> str:
+        """The name in the page's language (Welsh if given and the page is in Welsh)."""
+        return self._localised(self.name, self.name_cy)
+
+    @property
+    def display_short_name(self) -> str:
+        return self._localised(self.short_name, self.short_name_cy)

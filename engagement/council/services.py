@@ -14,6 +14,8 @@ from .selectors import council_settings_forget
 EDITABLE_FIELDS = [
     "name",
     "short_name",
+    "name_cy",
+    "short_name_cy",
     "logo",
     "brand_colour",
     "contact_email",

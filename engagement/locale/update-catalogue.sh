@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Refresh engagement/locale/cy/LC_MESSAGES/django.po from the project's sources AND django-allauth's
-# (account, mfa and its templates), keeping every existing translation. See README.md beside this.
+# Refresh engagement/locale/cy/LC_MESSAGES/django.po from the project's sources, django-allauth's
+# (account, mfa and its templates) and Django's form/password-validation messages, keeping every
+# existing translation. See README.md beside this.
 #
 # Needs GNU gettext (xgettext, msgcat, msgmerge, msgattrib). Run from anywhere:
 #   bash engagement/locale/update-catalogue.sh
@@ -19,7 +20,8 @@ trap 'rm -rf "$WORK"' EXIT
 #    merge must not run, because it would drop the allauth entries (they are not in our sources).
 rm -f engagement/locale/django.pot
 "$PY" manage.py makemessages -x cy --keep-pot --settings="$SETTINGS" \
-    --ignore=.venv --ignore=node_modules --ignore=engagement/static --ignore=bench --ignore=tests
+    --ignore=.venv --ignore=node_modules --ignore=engagement/static --ignore=bench --ignore=tests \
+    --ignore=var
 mv engagement/locale/django.pot "$WORK/project.pot"
 
 # 2. django-allauth's strings for the apps residents meet: account, mfa and the shared templates.
@@ -36,12 +38,26 @@ cp -r "$ALLAUTH" "$WORK/aa/allauth"
 (cd "$WORK/aa" && "$PY" "$ROOT/manage.py" makemessages -x cy --keep-pot --settings="$SETTINGS")
 mv "$WORK/aa/locale/django.pot" "$WORK/allauth.pot"
 
-# 3. One template: the project's entries first (their locations win on shared msgids).
-msgcat --use-first -o "$WORK/all.pot" "$WORK/project.pot" "$WORK/allauth.pot"
+# 3. Django's own form-field, validator and password-validation messages, which residents see on
+#    every form (signup shows the password rules). Django's Welsh catalogue predates the 5.x msgids
+#    (curly apostrophes, %d) and leaves several untranslated, so English would leak through; our
+#    LOCALE_PATHS catalogue takes precedence over Django's.
+DJANGO="$("$PY" -c 'import django, os; print(os.path.dirname(django.__file__))')"
+mkdir -p "$WORK/dj/locale"
+for f in contrib/auth/password_validation.py core/validators.py forms/fields.py forms/forms.py \
+    forms/formsets.py; do
+    mkdir -p "$WORK/dj/django/$(dirname "$f")"
+    cp "$DJANGO/$f" "$WORK/dj/django/$f"
+done
+(cd "$WORK/dj" && "$PY" "$ROOT/manage.py" makemessages -x cy --keep-pot --settings="$SETTINGS")
+mv "$WORK/dj/locale/django.pot" "$WORK/django.pot"
 
-# 4. Merge into the Welsh catalogue, dropping entries no source uses any more.
+# 4. One template: the project's entries first (their locations win on shared msgids).
+msgcat --use-first -o "$WORK/all.pot" "$WORK/project.pot" "$WORK/allauth.pot" "$WORK/django.pot"
+
+# 5. Merge into the Welsh catalogue, dropping entries no source uses any more.
 if [ -f "$PO" ]; then
-    msgmerge --quiet --previous --backup=none -o "$WORK/merged.po" "$PO" "$WORK/all.pot"
+    msgmerge --quiet --previous -o "$WORK/merged.po" "$PO" "$WORK/all.pot"
     msgattrib --no-obsolete -o "$PO" "$WORK/merged.po"
 else
     mkdir -p "$(dirname "$PO")"
@@ -52,9 +68,10 @@ else
         "$PO"
 fi
 
-# 5. What is left to do.
+# 6. What is left to do.
 echo "project msgids: $(grep -c '^msgid ' "$WORK/project.pot" | awk '{print $1-1}')"
 echo "allauth msgids: $(grep -c '^msgid ' "$WORK/allauth.pot" | awk '{print $1-1}')"
+echo "django msgids:  $(grep -c '^msgid ' "$WORK/django.pot" | awk '{print $1-1}')"
 echo "catalogue:"
 msgfmt --check --statistics -o /dev/null "$PO"
 echo "untranslated: $(msgattrib --untranslated --no-obsolete "$PO" | grep -c '^msgid ' | awk '{print ($1>0)?$1-1:0}')"

@@ -95,3 +95,22 @@ def test_bad_settings_are_explained_and_nothing_is_saved(admin_client_2fa, overr
     assert message in response.content.decode()
     assert CouncilSettings.objects.count() == 0
     assert AuditEntry.objects.count() == 0
+
+
+def test_welsh_pages_use_the_welsh_name_when_there_is_one(
+    client, django_capture_on_commit_callbacks
+):
+    from engagement.council.services import council_settings_update
+
+    with django_capture_on_commit_callbacks(execute=True):
+        council_settings_update(
+            actor=None, name="Cardiff Council", name_cy="Cyngor Caerdydd", short_name="Cardiff"
+        )
+    english = client.get("/").content.decode()
+    client.cookies["django_language"] = "cy"
+    welsh = client.get("/").content.decode()
+
+    assert "<title>Home – Cardiff Council</title>" in english
+    assert "– Cyngor Caerdydd</title>" in welsh
+    header = welsh.split("</header>")[0]
+    assert "Cardiff" in header  # no Welsh short name given: the English one is used
