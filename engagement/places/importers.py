@@ -375,6 +375,11 @@ def parse_postcode_csv(
                 code="empty",
             )
         columns = {name.strip().lower(): i for i, name in reversed(list(enumerate(header)))}
+        if "osward" not in columns:
+            # Some ONS extracts name the ward column by its vintage (wd24cd, wd25cd...).
+            vintage = sorted(c for c in columns if re.fullmatch(r"wd\d\dcd", c))
+            if vintage:
+                columns["osward"] = columns[vintage[-1]]
         missing = [c for c in POSTCODE_COLUMNS if c not in columns]
         if missing:
             raise ValidationError(

@@ -45,3 +45,12 @@ def test_import_errors_are_raised_in_position_order():
         errors.raise_if_any()
 
     assert exc.value.messages == ["Line 2: early", "Line 2: second problem", "Line 9: late"]
+
+
+def test_a_ward_column_named_by_its_vintage_is_accepted():
+    from engagement.places.importers import ImportErrors, ImportResult, parse_postcode_csv
+
+    text = "PCDS,LAT,LONG,WD24CD,DOTERM\nCF10 1EP,51.48,-3.18,W05001000,\n"
+    errors, result = ImportErrors(), ImportResult()
+    rows = parse_postcode_csv(text.splitlines(keepends=True), errors, result)
+    assert [(r.postcode, r.ward_code) for r in rows] == [("CF10 1EP", "W05001000")]
