@@ -7,6 +7,11 @@ first ward listed by ``/api/wards/``). After a warm-up, each URL gets N requests
 which the URLs take turns (quick: 2 x 150, full: 5 x 600). Reported per
 URL: p50/p95 server time (``Server-Timing: app;dur``) and its ratio to the baseline's, p50/p95
 client-observed latency, requests per second and non-200 responses (any of which fails the run).
+
+Under 50 concurrent clients on 2 cores, "server time" includes the CPU a request shares with the
+others in its worker (Django runs each request in its own thread, under one GIL), so the same
+figures are also taken with a single client (``single_client``): the cost of the page alone,
+far steadier on a busy machine.
 """
 
 import asyncio
@@ -30,14 +35,15 @@ class Size:
     warmup: int
     rounds: int
     per_round: int
+    single: int
 
     @property
     def requests(self) -> int:
         return self.rounds * self.per_round
 
 
-QUICK = Size(warmup=50, rounds=2, per_round=150)
-FULL = Size(warmup=300, rounds=5, per_round=600)
+QUICK = Size(warmup=50, rounds=2, per_round=150, single=100)
+FULL = Size(warmup=300, rounds=5, per_round=600, single=500)
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -46,8 +52,9 @@ def run(quick: bool) -> dict[str, Any]:
         _stack.prepare(ws)
         _stack.seed_demo(ws)
         with _stack.serve(ws, workers=SERVER_WORKERS) as base_url:
-            paths, pages = asyncio.run(measure(base_url, size))
-        failed = sum(p["non_200"] + p["missing_server_timing"] for p in pages.values())
+            paths, pages, single = asyncio.run(measure(base_url, size))
+        everything = [*pages.values(), *single.values()]
+        failed = sum(p["non_200"] + p["missing_server_timing"] for p in everything)
         if failed:
             _stack.log(f"{failed} failed requests; server log:\n{_stack.log_digest(ws.server_log)}")
     return {
@@ -60,13 +67,18 @@ def run(quick: bool) -> dict[str, Any]:
         "requests_per_url": size.requests,
         "rounds": size.rounds,
         "ward_path": paths["ward"],
-        "non_200": sum(p["non_200"] for p in pages.values()),
+        "non_200": sum(p["non_200"] for p in everything),
         "pages": pages,
+        "single_client": single,
     }
 
 
-async def measure(base_url: str, size: Size) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """Warm every URL up, then load them in rounds; the paths and their figures by name."""
+Figures = dict[str, dict[str, Any]]
+
+
+async def measure(base_url: str, size: Size) -> tuple[dict[str, str], Figures, Figures]:
+    """Warm every URL up, load them in rounds, then once more one request at a time; the paths
+    and both sets of figures by name."""
     async with _load.client(base_url, concurrency=CONCURRENCY) as http:
         paths = {BASELINE: "/healthz", "home": "/", "ward": f"/wards/{await ward_slug(http)}/"}
         _stack.log(f"warm-up: {size.warmup} requests per URL")
@@ -81,7 +93,13 @@ async def measure(base_url: str, size: Size) -> tuple[dict[str, str], dict[str, 
                 )
                 phases[name].append(phase)
     pages = {name: _load.summarise(_load.merge(parts)) for name, parts in phases.items()}
-    return paths, with_ratios(pages)
+    _stack.log(f"single client: {size.single} requests per URL")
+    single: Figures = {}
+    async with _load.client(base_url, concurrency=1) as http:
+        for name, path in paths.items():
+            phase = await _load.hammer(http, path, requests=size.single, concurrency=1)
+            single[name] = _load.summarise(phase)
+    return paths, with_ratios(pages), with_ratios(single)
 
 
 async def ward_slug(http: httpx.AsyncClient) -> str:
@@ -120,6 +138,14 @@ def table(result: dict[str, Any]) -> str:
         f"{'p50':>7} {'p95':>7}  {'req/s':>7}  {'non-200':>7}",
     ]
     for name, p in result["pages"].items():
+        lines.append(
+            f"{name:8} {p['path']:{width}}  {p['server_p50_ms']:7.2f} {p['server_p95_ms']:7.2f}  "
+            f"{p['server_p50_ratio']:6.1f} {p['server_p95_ratio']:6.1f}  "
+            f"{p['client_p50_ms']:7.1f} {p['client_p95_ms']:7.1f}  {p['rps']:7.1f}  "
+            f"{p['non_200']:7d}"
+        )
+    lines += ["", "one client at a time (the cost of each page alone):"]
+    for name, p in result["single_client"].items():
         lines.append(
             f"{name:8} {p['path']:{width}}  {p['server_p50_ms']:7.2f} {p['server_p95_ms']:7.2f}  "
             f"{p['server_p50_ratio']:6.1f} {p['server_p95_ratio']:6.1f}  "
