@@ -92,6 +92,8 @@ def test_sign_up_makes_an_unverified_resident_and_sends_a_verification_email(cli
     assert user.emailaddress_set.get().verified is False
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["new@example.org"]
+    assert mail.outbox[0].subject.startswith("[Moot] ")
+    assert mail.outbox[0].body.startswith("Hello from Moot Demo Council!")
 
 
 def test_sign_in_by_emailed_code(client, resident):
