@@ -4,6 +4,7 @@ plus keyboard and no-JavaScript journeys."""
 import threading
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from tests.factories import (
@@ -168,9 +169,13 @@ def test_the_audit_log_updates_live_for_an_admin(page, asgi_live_server, admin_u
     assert resume == '{"type":"resume","stream":"audit","after":0}'
 
     # Another admin's action, from another thread (Playwright's loop owns this one).
-    other = threading.Thread(
-        target=audit_record, kwargs={"actor": staff, "action": "ward.update_live_test"}
-    )
+    def another_admin_acts() -> None:
+        try:
+            audit_record(actor=staff, action="ward.update_live_test")
+        finally:
+            connection.close()  # this thread's connection would outlive the test database
+
+    other = threading.Thread(target=another_admin_acts)
     other.start()
     other.join()
 
@@ -178,3 +183,46 @@ def test_the_audit_log_updates_live_for_an_admin(page, asgi_live_server, admin_u
     assert page.locator("#audit-rows tr").count() == 1  # the empty-state row went
     marker = page.locator("#moot-seq-audit")
     assert marker.get_attribute("data-moot-seq") == "1"
+
+
+def test_a_resident_signs_up_verifies_and_signs_in_by_code_without_javascript(
+    browser, asgi_live_server
+):
+    import re
+
+    from allauth.account.models import EmailAddress
+    from django.core import mail
+
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(asgi_live_server.url + "/accounts/signup/")
+        page.get_by_label("Email").fill("newcomer@example.org")
+        page.get_by_label("Password", exact=True).fill("a-long-passphrase-2026")
+        page.get_by_label("Password (again)").fill("a-long-passphrase-2026")
+        page.locator("main form button[type=submit]").first.click()
+        assert page.url == asgi_live_server.url + "/accounts/confirm-email/"
+        link = re.search(r"https?://\S+/accounts/confirm-email/\S+", mail.outbox[-1].body).group(0)
+        page.goto(link.replace("http://127.0.0.1:8000", asgi_live_server.url))
+        page.locator("main form button[type=submit]").first.click()
+        assert EmailAddress.objects.get(email="newcomer@example.org").verified
+
+        page.goto(asgi_live_server.url + "/accounts/login/")
+        page.get_by_label("Email").fill("newcomer@example.org")
+        page.get_by_label("Password").fill("a-long-passphrase-2026")
+        page.locator("main form button[type=submit]").first.click()
+        page.goto(asgi_live_server.url + "/accounts/profile/")
+        assert "You are signed in as newcomer@example.org." in page.locator("main").text_content()
+
+        page.context.clear_cookies()
+        page.goto(asgi_live_server.url + "/accounts/login/code/")
+        page.get_by_label("Email").fill("newcomer@example.org")
+        page.locator("main form button[type=submit]").first.click()
+        code = re.search(r"^([A-Z0-9]{4}-[A-Z0-9]{4})$", mail.outbox[-1].body, re.MULTILINE)
+        page.get_by_label("Code").fill(code.group(1))
+        page.locator("main form button[type=submit]").first.click()
+        page.goto(asgi_live_server.url + "/accounts/profile/")
+        assert "You are signed in as newcomer@example.org." in page.locator("main").text_content()
+    finally:
+        context.close()
