@@ -125,6 +125,14 @@ def user_anonymise(*, user: User, actor: Any | None = None, reason: str = "reque
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.anonymised_at is not None:
             return user
+        if user.is_council_admin and not _other_active_admins(user).exists():
+            raise ValidationError(
+                _(
+                    "This is the council's only admin account. Make someone else an admin "
+                    "before deleting it."
+                ),
+                code="last_admin",
+            )
         for section in personal_data.SECTIONS.values():
             if section.anonymise is not None:
                 section.anonymise(user)
@@ -151,6 +159,10 @@ def user_anonymise(*, user: User, actor: Any | None = None, reason: str = "reque
         # No session survives: the password hash changed (Django checks it on every request)
         # and the account is inactive.
     return user
+
+
+def _other_active_admins(user: User):
+    return User.objects.filter(is_active=True, groups__name=Role.ADMIN).exclude(pk=user.pk)
 
 
 def inactive_residents_anonymise(*, days: int) -> int:

@@ -2,6 +2,7 @@
 
 import json
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -44,7 +45,9 @@ def profile(request: HttpRequest) -> HttpResponse:
                 "preferred_language": user.preferred_language,
             }
         )
-    return render(request, "accounts/profile.html", {"form": form})
+    return render(
+        request, "accounts/profile.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @login_required
@@ -89,16 +92,28 @@ def download_data(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _is_council_staff(request: HttpRequest) -> bool:
+    return request.user.is_authenticated and request.user.is_council_staff
+
+
 @login_required
+@reauthentication_required(enabled=_is_council_staff)
 @require_http_methods(["GET", "POST"])
 def delete_account(request: HttpRequest) -> HttpResponse:
+    """Staff and admins confirm who they are again first (their accounts can do more)."""
     if request.method == "POST":
         form = DeleteAccountForm(request.POST)
         if form.is_valid():
-            services.user_anonymise(user=request.user, actor=request.user)
-            logout(request)
-            messages.success(request, _("Your account has been deleted."))
-            return redirect("home")
+            try:
+                services.user_anonymise(user=request.user, actor=request.user)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                logout(request)
+                messages.success(request, _("Your account has been deleted."))
+                return redirect("home")
     else:
         form = DeleteAccountForm()
-    return render(request, "accounts/delete.html", {"form": form})
+    return render(
+        request, "accounts/delete.html", {"form": form}, status=400 if form.errors else 200
+    )

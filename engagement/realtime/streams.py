@@ -57,8 +57,13 @@ def public(user: Any, key: str) -> bool:
 
 
 def council_staff(user: Any, key: str) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_council_staff)
+    """Staff or admin with two-factor set up: the same rule as every staff page."""
+    from engagement.core.permissions import has_staff_access
+
+    return has_staff_access(user)
 
 
 def council_admin(user: Any, key: str) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_council_admin)
+    from engagement.core.permissions import has_staff_access
+
+    return has_staff_access(user, admin=True)

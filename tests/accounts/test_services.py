@@ -140,3 +140,13 @@ def test_retention_anonymises_only_long_inactive_residents():
     assert User.objects.get(pk=stale.pk).anonymised_at is not None
     assert User.objects.get(pk=fresh.pk).anonymised_at is None
     assert User.objects.get(pk=old_staff.pk).anonymised_at is None
+
+
+def test_the_only_admin_cannot_be_anonymised(admin_user):
+    with pytest.raises(ValidationError, match="only admin account"):
+        user_anonymise(user=admin_user, actor=admin_user)
+    assert User.objects.get(pk=admin_user.pk).anonymised_at is None
+
+    make_user("second-admin@example.org", roles=(Role.ADMIN,))
+    user_anonymise(user=admin_user, actor=admin_user)
+    assert User.objects.get(pk=admin_user.pk).anonymised_at is not None

@@ -53,7 +53,7 @@ def test_a_resident_updates_their_profile(resident_client, resident):
 )
 def test_bad_profile_input_is_explained_and_nothing_changes(resident_client, resident, data, error):
     response = resident_client.post("/accounts/profile/", data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert error in response.content.decode()
     assert b"There is a problem" in response.content
     resident.refresh_from_db()
@@ -118,3 +118,10 @@ def test_notification_preferences_are_saved_and_validated(resident_client, resid
     bad = resident_client.post("/accounts/profile/emails/", {"kind-account": "<b>"})
     assert bad.status_code == 400
     assert b"Choose how you want to hear about this." in bad.content
+
+
+def test_staff_must_reauthenticate_before_deleting_their_account(staff_client, staff):
+    response = staff_client.post("/accounts/profile/delete/", {"confirm": "on"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert User.objects.get(pk=staff.pk).anonymised_at is None

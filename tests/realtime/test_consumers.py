@@ -111,3 +111,16 @@ async def test_the_project_routes_websockets_to_the_stream_consumer():
     )
     assert (await communicator.connect())[0]
     await communicator.disconnect()
+
+
+async def test_staff_streams_need_two_factor_like_staff_pages():
+    from tests.factories import make_user
+
+    admin_without_2fa = await database_sync_to_async(make_user)(
+        "no2fa-admin@example.org", roles=("admin",), totp=False
+    )
+    for stream in ("secret.3", "audit"):
+        connected, code = await _communicator(
+            f"/ws/streams/?s={stream}", user=admin_without_2fa
+        ).connect()
+        assert (connected, code) == (False, CLOSE_FORBIDDEN)
