@@ -19,12 +19,16 @@ from .serializers import (
     WardSerializer,
 )
 
+# Slugs only: anything else (a NUL byte, say) is a 404 from the router, never a database error.
+SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
+
 
 class WardViewSet(viewsets.ReadOnlyModelViewSet):
     """The council's wards. The detail includes the boundary as a GeoJSON geometry."""
 
     queryset = Ward.objects.order_by("name")
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
 
     def get_serializer_class(self):
         return WardDetailSerializer if self.action == "retrieve" else WardSerializer
@@ -35,6 +39,7 @@ class CouncillorViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = CouncillorSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
 
     def get_queryset(self):
         return councillors_for_list()
@@ -45,6 +50,7 @@ class CommitteeViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = CommitteeSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
     queryset = Committee.objects.prefetch_related(
         Prefetch("memberships", queryset=Membership.objects.select_related("councillor"))
     ).order_by("name")

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 from engagement.core.permissions import staff_required
 from engagement.places.models import Ward
 
+from .forms import CouncillorFilterForm
 from .models import Party
 from .popolo import export_popolo
 from .selectors import (
@@ -19,18 +20,20 @@ from .selectors import (
 
 @require_GET
 def councillor_list(request: HttpRequest) -> HttpResponse:
-    party = request.GET.get("party", "")[:140]
-    ward = request.GET.get("ward", "")[:140]
+    form = CouncillorFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {"party": "", "ward": ""}
     return render(
         request,
         "people/councillor_list.html",
         {
-            "councillors": councillors_for_list(party=party, ward=ward),
+            "councillors": councillors_for_list(**filters),
             "parties": Party.objects.all(),
             "wards": Ward.objects.only("name", "slug"),
-            "party": party,
-            "ward": ward,
+            "party": filters["party"],
+            "ward": filters["ward"],
+            "form": form,
         },
+        status=400 if form.errors else 200,
     )
 
 

@@ -84,3 +84,17 @@ def test_token_authentication_identifies_the_user(client, staff):
         == 200
     )
     assert client.get("/api/wards/", headers={"Authorization": "Token wrong"}).status_code == 401
+
+
+def test_a_huge_or_odd_limit_is_capped_not_an_error(client):
+    WardFactory.create_batch(3)
+    assert client.get("/api/wards/?limit=99999999999999999999999").status_code == 200
+    assert len(client.get("/api/wards/?limit=1000000").json()["results"]) == 3
+    assert client.get("/api/wards/?limit=abc&offset=-1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/wards/%00/", "/api/councillors/a%00b/", "/api/committees/%00/"]
+)
+def test_lookups_with_nul_bytes_are_404s(client, path):
+    assert client.get(path).status_code == 404

@@ -107,3 +107,10 @@ def test_welsh_switch_is_hidden_when_the_council_turns_welsh_off(
     with django_capture_on_commit_callbacks(execute=True):
         council_settings_update(actor=None, welsh_enabled=False)
     assert b"Cymraeg" not in client.get("/").content
+
+
+@pytest.mark.parametrize("query", ["party=%00", "ward=%00", "party=" + "x" * 200, "ward=<b>"])
+def test_bad_councillor_filters_are_a_400_not_a_500(client, query):
+    response = client.get(f"/councillors/?{query}")
+    assert response.status_code == 400
+    assert b"That filter is not valid" in response.content
