@@ -4,7 +4,11 @@ from django.core.validators import FileExtensionValidator, MaxValueValidator, Mi
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from engagement.core.validators import validate_hex_colour, validate_single_line
+from engagement.core.validators import (
+    validate_hex_colour,
+    validate_no_control_characters,
+    validate_single_line,
+)
 
 
 def _retention(default: int, label: str) -> models.PositiveIntegerField:
@@ -63,7 +67,12 @@ class CouncilSettings(models.Model):
     contact_phone = models.CharField(
         _("contact phone"), max_length=40, blank=True, validators=[validate_single_line]
     )
-    contact_address = models.TextField(_("postal address"), max_length=500, blank=True)
+    contact_address = models.TextField(
+        _("postal address"),
+        max_length=500,
+        blank=True,
+        validators=[validate_no_control_characters],
+    )
     website = models.URLField(_("council website"), blank=True)
     welsh_enabled = models.BooleanField(
         _("offer Welsh"), default=True, help_text=_("Show the English/Welsh language switch.")

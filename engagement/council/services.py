@@ -29,6 +29,7 @@ EDITABLE_FIELDS = [
     "retention_audit_days",
 ]
 LOGO_MAX_BYTES = 1024 * 1024
+LOGO_MAX_PIXELS = 4000 * 4000
 
 
 def council_settings_update(*, actor: Any, **values: Any) -> CouncilSettings:
@@ -38,6 +39,8 @@ def council_settings_update(*, actor: Any, **values: Any) -> CouncilSettings:
         raise ValidationError(
             _("Unknown setting: %(names)s") % {"names": ", ".join(sorted(unknown))}
         )
+    if values.get("logo") is False:  # the form's "clear" box: remove the logo
+        values["logo"] = ""
     logo = values.get("logo")
     if logo and getattr(logo, "size", 0) > LOGO_MAX_BYTES:
         raise ValidationError({"logo": _("The logo must be 1 MB or smaller.")})
@@ -69,9 +72,15 @@ def _check_image(upload: Any) -> None:
     try:
         upload.seek(0)
         with Image.open(upload) as image:
+            if image.width * image.height > LOGO_MAX_PIXELS:
+                raise ValidationError(
+                    {"logo": _("The logo must be at most 4000 by 4000 pixels.")}
+                )
             image.verify()
             if image.format not in {"PNG", "JPEG", "WEBP"}:
                 raise ValidationError({"logo": _("The logo must be a PNG, JPEG or WebP image.")})
+    except Image.DecompressionBombError:
+        raise ValidationError({"logo": _("The logo image is far too large in pixels.")}) from None
     except (UnidentifiedImageError, OSError, SyntaxError):
         raise ValidationError({"logo": _("The logo file is not a readable image.")}) from None
     finally:

@@ -9,7 +9,12 @@ from .models import Postcode, Ward
 class WardAdmin(AuditedModelAdmin):
     list_display = ["name", "ons_code"]
     search_fields = ["name", "ons_code"]
-    readonly_fields = ["min_lon", "min_lat", "max_lon", "max_lat"]
+    # Codes and boundaries change only through the ONS import, which validates the geometry and
+    # keeps the bounding box in step; here staff may correct a name.
+    readonly_fields = ["ons_code", "boundary", "min_lon", "min_lat", "max_lon", "max_lat"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
 
 
 @admin.register(Postcode)

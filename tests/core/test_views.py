@@ -114,3 +114,18 @@ def test_bad_councillor_filters_are_a_400_not_a_500(client, query):
     response = client.get(f"/councillors/?{query}")
     assert response.status_code == 400
     assert b"That filter is not valid" in response.content
+
+
+def test_ward_boundaries_cannot_be_edited_in_the_admin(staff_client):
+    from tests.factories import WardFactory
+
+    ward = WardFactory()
+    before = ward.boundary
+    response = staff_client.post(
+        f"/django-admin/places/ward/{ward.pk}/change/",
+        {"name": "Renamed", "slug": ward.slug, "boundary": '{"type": "Point"}'},
+    )
+    assert response.status_code == 302
+    ward.refresh_from_db()
+    assert (ward.name, ward.boundary) == ("Renamed", before)
+    assert staff_client.get("/django-admin/places/ward/add/").status_code == 403

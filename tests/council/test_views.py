@@ -114,3 +114,32 @@ def test_welsh_pages_use_the_welsh_name_when_there_is_one(
     assert "– Cyngor Caerdydd</title>" in welsh
     header = welsh.split("</header>")[0]
     assert "Cardiff" in header  # no Welsh short name given: the English one is used
+
+
+def test_an_admin_removes_the_logo(admin_client_2fa, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client_2fa.post(URL, _form(logo=_png())).status_code == 302
+    assert council_settings().logo
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_2fa.post(URL, _form(**{"logo-clear": "on"}))
+
+    assert response.status_code == 302
+    assert not council_settings().logo
+    assert AuditEntry.objects.filter(action="council_settings.update").count() == 2
+
+
+def test_a_decompression_bomb_logo_is_refused(admin_client_2fa):
+    buffer = io.BytesIO()
+    Image.new("1", (5000, 5000)).save(buffer, "PNG")
+    bomb = SimpleUploadedFile("logo.png", buffer.getvalue(), content_type="image/png")
+    response = admin_client_2fa.post(URL, _form(logo=bomb))
+    assert response.status_code == 400
+    assert "at most 4000 by 4000 pixels" in response.content.decode()
+    assert CouncilSettings.objects.count() == 0
+
+
+def test_control_characters_in_the_address_are_refused(admin_client_2fa):
+    response = admin_client_2fa.post(URL, _form(contact_address="Town Hall\x01"))
+    assert response.status_code == 400
+    assert "hidden control character (U+0001)" in response.content.decode()
