@@ -73,9 +73,7 @@ def _check_image(upload: Any) -> None:
         upload.seek(0)
         with Image.open(upload) as image:
             if image.width * image.height > LOGO_MAX_PIXELS:
-                raise ValidationError(
-                    {"logo": _("The logo must be at most 4000 by 4000 pixels.")}
-                )
+                raise ValidationError({"logo": _("The logo must be at most 4000 by 4000 pixels.")})
             image.verify()
             if image.format not in {"PNG", "JPEG", "WEBP"}:
                 raise ValidationError({"logo": _("The logo must be a PNG, JPEG or WebP image.")})

@@ -152,6 +152,10 @@ def read_json(source: Any) -> Any:
         raise ValidationError(
             _("The file is not valid JSON (%(msg)s).") % {"msg": exc}, code="json"
         ) from None
+    except RecursionError:
+        raise ValidationError(
+            _("The file is not valid here: its JSON is nested far too deeply."), code="json"
+        ) from None
 
 
 # --- Ward boundaries (GeoJSON) ------------------------------------------------------------------

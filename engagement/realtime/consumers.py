@@ -8,7 +8,8 @@ Protocol (what ``static/moot/live.js`` speaks, over the htmx ws extension):
   stream; the server replies with every stored event after that number, in order, then live;
 * every message is an HTML fragment for htmx: a hidden ``<span id="moot-seq-...">`` carrying the
   stream and sequence number (swapped out of band) followed by the event's own fragment;
-* if a client is more than ``BACKFILL_LIMIT`` events behind, it is told to reload the page.
+* if a client is more than ``BACKFILL_LIMIT`` events behind, or events it missed have been
+  pruned, it is told to reload the page; a stream is replayed once per connection.
 """
 
 from typing import Any
@@ -25,6 +26,7 @@ from .streams import group_name, may_watch
 MAX_STREAMS = 8
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
+RELOAD = '<div id="moot-live-reload" data-moot-reload="true"></div>'
 
 
 def seq_marker_id(stream: str) -> str:
@@ -54,6 +56,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.streams = streams
+        self.resumed: set[str] = set()
         for stream in streams:
             await self.channel_layer.group_add(group_name(stream), self.channel_name)
         await self.accept()
@@ -80,13 +83,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         after = content.get("after")
         if stream not in getattr(self, "streams", []):
             return
+        if stream in self.resumed:
+            return  # one replay per stream per connection; after that, live messages only
         try:
             after_seq = max(0, int(after))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return
+        self.resumed.add(stream)
         events = await database_sync_to_async(events_after)(stream, after_seq)
-        if len(events) > BACKFILL_LIMIT:
-            await self.send(text_data='<div id="moot-live-reload" data-moot-reload="true"></div>')
+        missing_some = bool(events) and events[0].seq != after_seq + 1  # pruned meanwhile
+        if len(events) > BACKFILL_LIMIT or missing_some:
+            await self.send(text_data=RELOAD)
             return
         for record in events:
             await self.stream_event(message_for(record))

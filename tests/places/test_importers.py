@@ -54,3 +54,13 @@ def test_a_ward_column_named_by_its_vintage_is_accepted():
     errors, result = ImportErrors(), ImportResult()
     rows = parse_postcode_csv(text.splitlines(keepends=True), errors, result)
     assert [(r.postcode, r.ward_code) for r in rows] == [("CF10 1EP", "W05001000")]
+
+
+def test_absurdly_nested_json_is_a_clear_error():
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from engagement.places.importers import read_json
+
+    with pytest.raises(ValidationError, match="nested far too deeply"):
+        read_json("[" * 100_000)

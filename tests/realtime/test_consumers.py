@@ -124,3 +124,35 @@ async def test_staff_streams_need_two_factor_like_staff_pages():
             f"/ws/streams/?s={stream}", user=admin_without_2fa
         ).connect()
         assert (connected, code) == (False, CLOSE_FORBIDDEN)
+
+
+async def test_odd_resume_numbers_are_ignored_and_a_stream_replays_once():
+    await database_sync_to_async(publish)(stream="demo.7", event="n", html="<p>1</p>")
+    communicator = _communicator("/ws/streams/?s=demo.7")
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data='{"type": "resume", "stream": "demo.7", "after": 1e400}')
+    await communicator.send_to(
+        text_data='{"type": "resume", "stream": "demo.7", "after": Infinity}'
+    )
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.send_json_to({"type": "resume", "stream": "demo.7", "after": 0})
+    assert (await communicator.receive_from(timeout=3)).endswith("<p>1</p>")
+    await communicator.send_json_to({"type": "resume", "stream": "demo.7", "after": 0})
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_a_client_whose_missed_events_were_pruned_is_told_to_reload():
+    from engagement.realtime.models import StreamEvent
+
+    def publish_three_and_prune_the_first() -> None:
+        for _ in range(3):
+            publish(stream="demo.8", event="n")
+        StreamEvent.objects.filter(stream="demo.8", seq=1).delete()
+
+    await database_sync_to_async(publish_three_and_prune_the_first)()
+    communicator = _communicator("/ws/streams/?s=demo.8")
+    assert (await communicator.connect())[0]
+    await communicator.send_json_to({"type": "resume", "stream": "demo.8", "after": 0})
+    assert "data-moot-reload" in await communicator.receive_from(timeout=3)
+    await communicator.disconnect()
