@@ -14,9 +14,17 @@ from django.db import transaction
 
 
 def task(*args: Any, **options: Any) -> Any:
-    """``shared_task`` with the project's defaults (late ack, retry on lost worker)."""
+    """``shared_task`` with the project's defaults: late ack, requeued if the worker is lost,
+    and retried with exponential backoff (up to about an hour) when it raises, so a passing
+    outage (SMTP, Notify, the database) delays work rather than losing it. Tasks are idempotent,
+    so a retry is always safe."""
     options.setdefault("acks_late", True)
     options.setdefault("reject_on_worker_lost", True)
+    options.setdefault("autoretry_for", (Exception,))
+    options.setdefault("retry_backoff", 30)
+    options.setdefault("retry_backoff_max", 1800)
+    options.setdefault("retry_jitter", True)
+    options.setdefault("max_retries", 6)
     if args and callable(args[0]):
         return shared_task(**options)(args[0])
     return shared_task(*args, **options)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from engagement.audit.models import AuditEntry
 from engagement.audit.services import audit_record
 from engagement.places.selectors import postcode_lookup
 
@@ -149,6 +150,10 @@ def user_anonymise(*, user: User, actor: Any | None = None, reason: str = "reque
         user.anonymised_at = timezone.now()
         user.save()
         user.groups.clear()
+        # Earlier entries about this person named them; keep the entries, drop the name.
+        AuditEntry.objects.filter(
+            target_type=user._meta.label_lower, target_id=str(user.pk)
+        ).update(target_label=str(user))
         audit_record(
             actor=actor if actor is not None and actor.pk != user.pk else None,
             actor_label=None if actor is not None and actor.pk != user.pk else "account holder",

@@ -59,7 +59,12 @@ def send_email(*, to: str, subject: str, body: str) -> None:
 
 
 def notification_email_send(*, notification_id: int) -> bool:
-    """Email one notification unless it already went. Idempotent; True if an email was sent."""
+    """Email one notification unless it already went. Idempotent; True if an email was sent.
+
+    The row is locked while the email is sent and marked sent in the same transaction, so two
+    copies of the task never both send it. If the process dies after sending but before the
+    commit, the resend sweep sends it again: at least once, never lost.
+    """
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update()
@@ -95,6 +100,8 @@ def digest_send(*, user_id: int) -> int:
             return 0
         user = pending[0].user
         if not user.is_active or user.anonymised_at is not None:
+            # A closed account: nothing will ever be sent, so nothing is kept waiting.
+            Notification.objects.filter(pk__in=[n.pk for n in pending]).delete()
             return 0
         with translation.override(user.preferred_language):
             lines = []
@@ -137,3 +144,42 @@ def notifications_prune(*, days: int) -> int:
         .delete()
     )
     return deleted
+
+
+def unsent_immediate_notifications(*, older_than_minutes: int = 10, within_days: int = 2):
+    """Ids of "send straight away" notifications still unsent after ``older_than_minutes``
+    (their task was lost or ran out of retries), from the last ``within_days`` days."""
+    from datetime import timedelta
+
+    now = timezone.now()
+    return Notification.objects.filter(
+        delivery=Delivery.IMMEDIATELY,
+        emailed_at__isnull=True,
+        created_at__lt=now - timedelta(minutes=older_than_minutes),
+        created_at__gte=now - timedelta(days=within_days),
+        user__is_active=True,
+    ).values_list("pk", flat=True)
+
+
+def notifications_export(user: Any) -> dict[str, Any]:
+    return {
+        "notifications": [
+            {
+                "kind": n.kind,
+                "subject": n.subject,
+                "body": n.body,
+                "url": n.url,
+                "created_at": n.created_at.isoformat(),
+                "emailed_at": n.emailed_at.isoformat() if n.emailed_at else None,
+            }
+            for n in Notification.objects.filter(user=user).order_by("created_at", "id")
+        ],
+        "preferences": dict(
+            NotificationPreference.objects.filter(user=user).values_list("kind", "delivery")
+        ),
+    }
+
+
+def notifications_anonymise(user: Any) -> None:
+    Notification.objects.filter(user=user).delete()
+    NotificationPreference.objects.filter(user=user).delete()

@@ -27,3 +27,13 @@ def queue_daily_digests() -> int:
         send_digest.delay(user_id)
         queued += 1
     return queued
+
+
+@task
+def resend_unsent_notifications() -> int:
+    """Every few minutes: queue again any immediate notification whose email has not gone."""
+    queued = 0
+    for notification_id in services.unsent_immediate_notifications().iterator():
+        send_notification_email.delay(notification_id)
+        queued += 1
+    return queued

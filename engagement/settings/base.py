@@ -174,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "engagement.notifications.tasks.queue_daily_digests",
         "schedule": 60 * 60 * 24,
     },
+    "notifications-resend-unsent": {
+        "task": "engagement.notifications.tasks.resend_unsent_notifications",
+        "schedule": 60 * 5,
+    },
     "prune-expired": {
         "task": "engagement.core.tasks.prune_expired",
         "schedule": 60 * 60 * 24,

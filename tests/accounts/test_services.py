@@ -150,3 +150,10 @@ def test_the_only_admin_cannot_be_anonymised(admin_user):
     make_user("second-admin@example.org", roles=(Role.ADMIN,))
     user_anonymise(user=admin_user, actor=admin_user)
     assert User.objects.get(pk=admin_user.pk).anonymised_at is not None
+
+
+def test_anonymising_removes_the_name_from_earlier_audit_entries(admin_user, resident):
+    user_set_roles(actor=admin_user, user=resident, roles=[Role.COUNCILLOR])
+    user_anonymise(user=resident)
+    entry = AuditEntry.objects.get(action="user.set_roles")
+    assert entry.target_label == f"anonymised-{resident.pk}@invalid.invalid"

@@ -86,3 +86,43 @@ def test_unknown_kinds_and_preferences_are_refused(resident):
         notify(user=resident, kind="nope", subject="S", body="B")
     with pytest.raises(ValueError, match="Invalid preference"):
         notification_preferences_set(user=resident, preferences={"account": "sometimes"})
+
+
+def test_notifications_are_in_the_data_export_and_go_with_the_account(resident):
+    from engagement.accounts.services import user_anonymise, user_data_export
+
+    notification_preferences_set(user=resident, preferences={"updates": Delivery.NEVER})
+    notify(user=resident, kind="updates", subject="Road works", body="Mill Lane")
+
+    exported = user_data_export(user=resident)["notifications"]
+    assert [n["subject"] for n in exported["notifications"]] == ["Road works"]
+    assert exported["preferences"] == {"updates": "never"}
+
+    user_anonymise(user=resident)
+    assert Notification.objects.count() == 0
+    assert resident.notification_preferences.count() == 0
+
+
+def test_pending_digest_items_of_a_closed_account_are_dropped(resident):
+    notify(user=resident, kind="updates", subject="S", body="B")
+    resident.is_active = False
+    resident.save()
+    assert digest_send(user_id=resident.pk) == 0
+    assert list(users_with_pending_digest()) == []
+
+
+def test_unsent_immediate_notifications_are_sent_again(resident):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from engagement.notifications.tasks import resend_unsent_notifications
+
+    lost = notify(user=resident, kind="account", subject="Lost", body="B")  # on_commit never ran
+    fresh = notify(user=resident, kind="account", subject="Fresh", body="B")
+    Notification.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    assert resend_unsent_notifications() == 1
+    assert [m.subject for m in mail.outbox] == ["Lost"]
+    fresh.refresh_from_db()
+    assert fresh.emailed_at is None
