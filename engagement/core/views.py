@@ -1,18 +1,16 @@
 """The site shell: home, information pages, the staff dashboard, branding CSS, health check."""
 
-from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from engagement.audit.models import AuditEntry
+from engagement.audit.selectors import audit_entries
 from engagement.council.selectors import council_settings
-from engagement.people.models import Committee, Councillor
-from engagement.places.models import Postcode, Ward
 
 from .home import home_sections
 from .permissions import staff_required
+from .selectors import staff_dashboard_counts
 
 
 @require_GET
@@ -53,16 +51,12 @@ def brand_css(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_GET
 def staff_dashboard(request: HttpRequest) -> HttpResponse:
-    user_model = get_user_model()
-    counts = {
-        "wards": Ward.objects.count(),
-        "postcodes": Postcode.objects.count(),
-        "councillors": Councillor.objects.filter(is_active=True).count(),
-        "committees": Committee.objects.count(),
-        "residents": user_model.objects.filter(groups__name="resident", is_active=True).count(),
-    }
-    recent = AuditEntry.objects.all()[:10] if request.user.is_council_admin else []
-    return render(request, "core/staff_dashboard.html", {"counts": counts, "recent": recent})
+    recent = audit_entries()[:10] if request.user.is_council_admin else []
+    return render(
+        request,
+        "core/staff_dashboard.html",
+        {"counts": staff_dashboard_counts(), "recent": recent},
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

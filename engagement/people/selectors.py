@@ -1,6 +1,12 @@
 from django.db.models import Prefetch, QuerySet
 
-from .models import Committee, Councillor, Membership
+from .models import Committee, Councillor, Membership, Party
+
+
+def councillor_filter_choices() -> dict[str, QuerySet]:
+    from engagement.places.models import Ward
+
+    return {"parties": Party.objects.all(), "wards": Ward.objects.only("name", "slug")}
 
 
 def councillors_for_list(*, party: str = "", ward: str = "") -> QuerySet[Councillor]:

@@ -5,15 +5,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from engagement.core.permissions import staff_required
-from engagement.places.models import Ward
 
 from .forms import CouncillorFilterForm
-from .models import Party
 from .popolo import export_popolo
 from .selectors import (
     committee_detail,
     committees_for_list,
     councillor_detail,
+    councillor_filter_choices,
     councillors_for_list,
 )
 
@@ -27,8 +26,7 @@ def councillor_list(request: HttpRequest) -> HttpResponse:
         "people/councillor_list.html",
         {
             "councillors": councillors_for_list(**filters),
-            "parties": Party.objects.all(),
-            "wards": Ward.objects.only("name", "slug"),
+            **councillor_filter_choices(),
             "party": filters["party"],
             "ward": filters["ward"],
             "form": form,
