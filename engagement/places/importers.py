@@ -24,6 +24,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .geometry import GeometryError, clean_boundary
 from .models import Postcode, Ward
@@ -96,9 +97,14 @@ class ImportErrors:
         ordered = [message for _pos, _seq, message in sorted(self._items)]
         messages = ordered[: self.SHOWN]
         if len(ordered) > self.SHOWN:
+            more = len(ordered) - self.SHOWN
             messages.append(
-                _("… and %(count)d more problems. Nothing was imported.")
-                % {"count": len(ordered) - self.SHOWN}
+                ngettext(
+                    "… and %(count)d more problem. Nothing was imported.",
+                    "… and %(count)d more problems. Nothing was imported.",
+                    more,
+                )
+                % {"count": more}
             )
         raise ValidationError(messages, code="import")
 
