@@ -129,3 +129,13 @@ def test_ward_boundaries_cannot_be_edited_in_the_admin(staff_client):
     ward.refresh_from_db()
     assert (ward.name, ward.boundary) == ("Renamed", before)
     assert staff_client.get("/django-admin/places/ward/add/").status_code == 403
+
+
+def test_the_500_page_stands_alone_in_both_languages(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))
+    content = response.content.decode()
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in content
+    assert "Mae’n ddrwg gennym, mae problem gyda’r gwasanaeth" in content
