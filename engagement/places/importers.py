@@ -24,7 +24,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from .geometry import GeometryError, clean_boundary
 from .models import Postcode, Ward
@@ -65,15 +65,37 @@ class ImportResult:
         return {"counts": self.counts, "skipped": self.skipped}
 
     def lines(self) -> list[str]:
-        """One readable line per kind, then one for the skipped records (if any)."""
+        """One readable line per kind, then one for the skipped records (if any), in the
+        active language (the keys themselves stay English in ``as_dict`` and the audit log)."""
         out = []
         for kind, per_kind in self.counts.items():
-            parts = [f"{per_kind.get(o, 0)} {o}" for o in OUTCOMES if o in per_kind]
-            out.append(f"{kind}: " + ", ".join(parts))
+            parts = [f"{per_kind.get(o, 0)} {_label(o)}" for o in OUTCOMES if o in per_kind]
+            out.append(f"{_label(kind)}: " + ", ".join(parts))
         if self.skipped:
-            reasons = ", ".join(f"{n} {reason}" for reason, n in self.skipped.items())
-            out.append(f"skipped: {reasons}")
+            reasons = ", ".join(f"{n} {_label(reason)}" for reason, n in self.skipped.items())
+            out.append(_("skipped: %(reasons)s") % {"reasons": reasons})
         return out
+
+
+_LABELS = {
+    "wards": gettext_lazy("wards"),
+    "postcodes": gettext_lazy("postcodes"),
+    "parties": gettext_lazy("parties"),
+    "committees": gettext_lazy("committees"),
+    "councillors": gettext_lazy("councillors"),
+    "committee memberships": gettext_lazy("committee memberships"),
+    "created": gettext_lazy("created"),
+    "updated": gettext_lazy("updated"),
+    "unchanged": gettext_lazy("unchanged"),
+    "deleted": gettext_lazy("deleted"),
+    "terminated": gettext_lazy("terminated"),
+    "no grid reference": gettext_lazy("no grid reference"),
+    "unknown ward": gettext_lazy("unknown ward"),
+}
+
+
+def _label(key: str) -> str:
+    return str(_LABELS.get(key, key))
 
 
 class ImportErrors:

@@ -69,3 +69,13 @@ def test_wrong_uploads_are_explained(staff_client, data, message):
     response = staff_client.post(URL, payload)
     assert response.status_code == 400
     assert message in response.content.decode()
+
+
+def test_the_import_summary_is_in_the_page_language(staff_client):
+    staff_client.cookies["django_language"] = "cy"
+    wards = json.dumps(collection(feature("E05000001", "Abbey")))
+    response = staff_client.post(
+        URL, {"kind": "wards", "file": _upload("wards.geojson", wards)}, follow=True
+    )
+    banner = response.content.decode().split("govuk-notification-banner__heading")[1][:300]
+    assert "wardiau: 1 wedi&#x27;u creu, 0 wedi&#x27;u diweddaru, 0 heb eu newid" in banner
