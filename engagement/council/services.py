@@ -51,6 +51,7 @@ def council_settings_update(*, actor: Any, **values: Any) -> CouncilSettings:
         if obj is None:
             obj = CouncilSettings()
         before = snapshot(obj, EDITABLE_FIELDS)
+        old_logo = obj.logo.name if obj.logo else ""
         for name, value in values.items():
             setattr(obj, name, value)
         obj.full_clean()
@@ -62,6 +63,9 @@ def council_settings_update(*, actor: Any, **values: Any) -> CouncilSettings:
             changes=model_changes(obj, EDITABLE_FIELDS, before),
         )
         transaction.on_commit(council_settings_forget)
+        if old_logo and old_logo != (obj.logo.name or ""):
+            storage = obj.logo.storage
+            transaction.on_commit(lambda: storage.delete(old_logo))
     return obj
 
 

@@ -119,13 +119,15 @@ def test_welsh_pages_use_the_welsh_name_when_there_is_one(
 def test_an_admin_removes_the_logo(admin_client_2fa, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         assert admin_client_2fa.post(URL, _form(logo=_png())).status_code == 302
-    assert council_settings().logo
+    logo = council_settings().logo
+    assert logo.storage.exists(logo.name)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_2fa.post(URL, _form(**{"logo-clear": "on"}))
 
     assert response.status_code == 302
     assert not council_settings().logo
+    assert not logo.storage.exists(logo.name)  # the old file went too
     assert AuditEntry.objects.filter(action="council_settings.update").count() == 2
 
 
