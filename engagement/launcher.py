@@ -30,7 +30,7 @@ DEMO_LOGINS = """
 """
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -50,7 +50,20 @@ def _redis_binary() -> str:
     return found
 
 
-def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen) -> None:
+def redis_command(port: int, workdir: Path | str) -> list[str]:
+    """A private, memory-only Redis on a loopback port (the demo's and the tests')."""
+    return [
+        _redis_binary(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(workdir),
+        "--loglevel", "warning",
+    ]  # fmt: skip
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -66,7 +79,7 @@ def main() -> int:
     python = sys.executable
     procs: list[subprocess.Popen] = []
     workdir = Path(tempfile.mkdtemp(prefix="moot-redis-"))
-    redis_port = _free_port()
+    redis_port = free_port()
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "engagement.settings.local")
     env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
@@ -91,24 +104,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        redis = start(
-            [
-                _redis_binary(),
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(workdir),
-                "--loglevel",
-                "warning",
-            ]
-        )
-        _wait_for_port(redis_port, 10, redis)
+        redis = start(redis_command(redis_port, workdir))
+        wait_for_port(redis_port, 10, redis)
         manage = [python, "manage.py"]
         for step in (["compilemessages_py"], ["migrate", "--noinput"], ["seed_demo"]):
             subprocess.run([*manage, *step], cwd=ROOT, env=env, check=True)  # noqa: S603
@@ -141,7 +138,7 @@ def main() -> int:
                 "warning",
             ]
         )
-        _wait_for_port(PORT, 30, server)
+        wait_for_port(PORT, 30, server)
         print(
             f"\n  Moot is running at http://{HOST}:{PORT}/\n{DEMO_LOGINS}\n  Ctrl-C stops it.\n",
             flush=True,

@@ -2,7 +2,6 @@
 real Chromium driven by Playwright, and the axe-core accessibility check."""
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from django.test import Client
 from django.utils import translation
 
 from engagement.accounts.models import Role
+from engagement.launcher import free_port
 
 from .factories import make_user
 
@@ -75,12 +75,6 @@ def admin_client_2fa(admin_user) -> Client:
     return _client_for(admin_user)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class LiveServer:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -100,33 +94,13 @@ def redis_url() -> Iterator[str]:
     import subprocess
     import tempfile
 
-    from engagement.launcher import _redis_binary
+    from engagement.launcher import redis_command, wait_for_port
 
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="moot-test-redis-") as workdir:
-        proc = subprocess.Popen(  # noqa: S603
-            [
-                _redis_binary(),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-                "--loglevel",
-                "warning",
-            ],
-        )
+        proc = subprocess.Popen(redis_command(port, workdir))  # noqa: S603
         try:
-            deadline = time.monotonic() + 10
-            while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the test Redis did not start")
-                time.sleep(0.05)
+            wait_for_port(port, 10, proc)
             yield f"redis://127.0.0.1:{port}/0"
         finally:
             proc.terminate()
@@ -160,7 +134,7 @@ def asgi_live_server(transactional_db, redis_channel_layer) -> Iterator[LiveServ
 
     from engagement.asgi import application
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         application,
         host="127.0.0.1",
