@@ -1,0 +1,1 @@
+"""Counting engine for participatory budgets: pure Python, exact rational arithmetic, no Django."""
