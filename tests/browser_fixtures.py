@@ -55,14 +55,6 @@ def page(browser) -> Iterator[object]:
     context.close()
 
 
-@pytest.fixture
-def desktop_page(browser) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def _axe_check(page, *, context: str = "") -> None:
     """Run axe-core (WCAG 2.0-2.2 A/AA rules) on the page and fail with the violations."""
     from axe_playwright_python.sync_playwright import Axe
