@@ -1,5 +1,24 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BudgetsConfig(AppConfig):
     name = "budgets"
+    verbose_name = _("Participatory budgets")
+
+    def ready(self) -> None:
+        from engagement.realtime import streams
+
+        from . import selectors
+
+        streams.register(
+            "turnout",
+            can_watch=streams.public,
+            description="A round's live turnout, pushed about once a second while people vote.",
+            snapshot=selectors.turnout_snapshot,
+        )
+        streams.register(
+            "budgetcount",
+            can_watch=streams.council_staff,
+            description="Progress of a round's count, for the staff who started it.",
+        )

@@ -19,6 +19,7 @@ urlpatterns = [
     path("staff/settings/", include("engagement.council.urls")),
     path("staff/audit/", include("engagement.audit.urls")),
     path("staff/users/", include("engagement.accounts.staff_urls")),
+    path("", include("budgets.urls")),
     path("api/", include("engagement.api.urls")),
     path("django-admin/", admin.site.urls),
 ]

@@ -4,6 +4,7 @@ from django.core.validators import FileExtensionValidator, MaxValueValidator, Mi
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from engagement.core.i18n import localised
 from engagement.core.validators import (
     validate_hex_colour,
     validate_no_control_characters,
@@ -90,16 +91,11 @@ class CouncilSettings(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def _localised(self, english: str, welsh: str) -> str:
-        from django.utils.translation import get_language
-
-        return welsh if welsh and (get_language() or "").startswith("cy") else english
-
     @property
     def display_name(self) -> str:
         """The name in the page's language (Welsh if given and the page is in Welsh)."""
-        return self._localised(self.name, self.name_cy)
+        return localised(self.name, self.name_cy)
 
     @property
     def display_short_name(self) -> str:
-        return self._localised(self.short_name, self.short_name_cy)
+        return localised(self.short_name, self.short_name_cy)

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from .models import StreamCounter, StreamEvent
-from .streams import group_name, split
+from .streams import group_name, snapshot_of, split
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,34 @@ def publish(
         message = message_for(record)
         transaction.on_commit(lambda: _deliver(stream, message))
     return record
+
+
+def publish_soon(*, stream: str) -> None:
+    """Say that a counter stream changed; its snapshot is published within about a second.
+
+    Fast-changing counters (turnout, signatures, viewers) are coalesced: however many changes
+    happen in a tick, one event carries the state at the end of it. The first change in a tick
+    queues the publishing job (after commit); the rest only find the tick already claimed.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+
+    split(stream)
+    tick = settings.REALTIME_TICK_SECONDS
+
+    def claim() -> None:
+        if cache.add(f"realtime:soon:{stream}", 1, timeout=tick):
+            from .tasks import publish_snapshot
+
+            publish_snapshot.apply_async(args=[stream], countdown=tick)
+
+    transaction.on_commit(claim)
+
+
+def snapshot_publish(*, stream: str) -> StreamEvent:
+    """Publish the current snapshot of a counter stream (the job :func:`publish_soon` queues)."""
+    event, html, payload = snapshot_of(stream)
+    return publish(stream=stream, event=event, html=html, payload=payload)
 
 
 def message_for(record: StreamEvent) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 STREAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}(\.[A-Za-z0-9_-]{1,40})?$")
 
 CanWatch = Callable[[Any, str], bool]
+Snapshot = Callable[[str], tuple[str, str, dict[str, Any]]]
+"""``key -> (event, html, payload)``: the current state of a counter-like stream."""
 
 
 @dataclass(frozen=True)
@@ -20,13 +22,28 @@ class StreamKind:
     name: str
     can_watch: CanWatch
     description: str = ""
+    snapshot: Snapshot | None = None
 
 
 _KINDS: dict[str, StreamKind] = {}
 
 
-def register(name: str, *, can_watch: CanWatch, description: str = "") -> None:
-    _KINDS[name] = StreamKind(name=name, can_watch=can_watch, description=description)
+def register(
+    name: str, *, can_watch: CanWatch, description: str = "", snapshot: Snapshot | None = None
+) -> None:
+    """Register a stream kind. ``snapshot`` makes it a coalesced counter stream: see
+    :func:`engagement.realtime.services.publish_soon`."""
+    _KINDS[name] = StreamKind(
+        name=name, can_watch=can_watch, description=description, snapshot=snapshot
+    )
+
+
+def snapshot_of(stream: str) -> tuple[str, str, dict[str, Any]]:
+    kind, key = split(stream)
+    registered = _KINDS.get(kind)
+    if registered is None or registered.snapshot is None:
+        raise ValueError(f"Stream kind {kind!r} has no snapshot")
+    return registered.snapshot(key)
 
 
 def split(stream: str) -> tuple[str, str]:

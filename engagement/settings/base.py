@@ -190,6 +190,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # Stored real-time events are for reconnecting clients; a week is far more than enough.
 STREAM_EVENT_RETENTION_DAYS = env.int("STREAM_EVENT_RETENTION_DAYS", default=7)
+REALTIME_TICK_SECONDS = env.float("REALTIME_TICK_SECONDS", default=1.0)
 NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=365)
 
 # Demo data (seed_demo, demo_totp) publishes its secrets: allowed only where this is true.
@@ -241,6 +242,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 NOTIFY_API_KEY = env("NOTIFY_API_KEY", default="")
 NOTIFY_BASE_URL = env("NOTIFY_BASE_URL", default="https://api.notifications.service.gov.uk")
 NOTIFY_EMAIL_TEMPLATE_ID = env("NOTIFY_EMAIL_TEMPLATE_ID", default="")
+NOTIFY_SMS_TEMPLATE_ID = env("NOTIFY_SMS_TEMPLATE_ID", default="")
+SMS_BACKEND = env("SMS_BACKEND", default="console")
+
+# Participatory budgets: the key of the hash that ties a ballot to its voter row (ADR 7). Keep it
+# apart from the database; empty means derived from SECRET_KEY.
+BALLOT_LINK_KEY = env("BALLOT_LINK_KEY", default="")
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,4 +1,4 @@
-"""A local stand-in for GOV.UK Notify that speaks its HTTP API (v2 email notifications).
+"""A local stand-in for GOV.UK Notify that speaks its HTTP API (v2 email and SMS notifications).
 
 It checks the JWT the real client signs (issuer = service id, HS256 with the key's secret) and
 records each accepted request, so tests exercise notifications-python-client for real.
@@ -59,7 +59,7 @@ class FakeNotify:
                 if claims.get("iss") != SERVICE_ID:
                     self._reply(403, {"errors": [{"error": "AuthError", "message": "iss"}]})
                     return
-                if self.path != "/v2/notifications/email":
+                if self.path not in ("/v2/notifications/email", "/v2/notifications/sms"):
                     self._reply(404, {"errors": [{"error": "NotFound"}]})
                     return
                 if fake.fail_next:
@@ -68,6 +68,7 @@ class FakeNotify:
                     return
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
+                body["kind"] = self.path.rsplit("/", 1)[1]
                 fake.sent.append(body)
                 self._reply(201, {"id": str(uuid.uuid4()), "content": {}, "template": {}})
 
