@@ -7,10 +7,12 @@ class BudgetsConfig(AppConfig):
     verbose_name = _("Participatory budgets")
 
     def ready(self) -> None:
+        from engagement.core import home
         from engagement.realtime import streams
 
         from . import selectors
 
+        home.provide("budgets", template="budgets/includes/_home.html", items=selectors.home_rounds)
         streams.register(
             "turnout",
             can_watch=streams.public,

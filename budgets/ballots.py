@@ -25,6 +25,7 @@ class BallotError(ValueError):
 
 def money(amount: Decimal) -> str:
     """£1,234 or £1,234.50: whole pounds without pence."""
+    amount = Decimal(amount)
     places = 0 if amount == amount.to_integral_value() else 2
     return "£" + number_format(amount, decimal_pos=places, force_grouping=True)
 

@@ -16,6 +16,12 @@ def public_rounds() -> QuerySet[Round]:
     return Round.objects.exclude(phase=Round.Phase.DRAFT).prefetch_related("budgets__ward")
 
 
+def home_rounds(request: Any) -> list[Round]:
+    """Rounds residents can act on: taking ideas, voting, or with fresh results."""
+    active = [Round.Phase.IDEAS, Round.Phase.VOTING, Round.Phase.RESULTS]
+    return list(Round.objects.filter(phase__in=active).order_by("voting_closes_at")[:5])
+
+
 def round_for_page(slug: str, *, staff: bool = False) -> Round:
     rounds = Round.objects.all() if staff else public_rounds()
     return rounds.get(slug=slug)
