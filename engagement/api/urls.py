@@ -2,6 +2,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from budgets.api import BudgetRoundViewSet
+
 from . import views
 
 app_name = "api"
@@ -10,6 +12,7 @@ router = DefaultRouter()
 router.register("wards", views.WardViewSet, basename="ward")
 router.register("councillors", views.CouncillorViewSet, basename="councillor")
 router.register("committees", views.CommitteeViewSet, basename="committee")
+router.register("budget-rounds", BudgetRoundViewSet, basename="budget-round")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
