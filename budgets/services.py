@@ -943,7 +943,8 @@ def result_count(*, budget_id: int) -> Any:
         result.error = ""
         result.save()
         _count_progress(result, 100, Result.Status.DONE)
-        if not Result.objects.filter(budget__round=budget.round).exclude(status="done").exists():
+        done = Result.objects.filter(budget__round=budget.round, status=Result.Status.DONE)
+        if done.count() == budget.round.budgets.count():
             audit_record(
                 actor=None,
                 action="budget_round.counted",

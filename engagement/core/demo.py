@@ -413,6 +413,9 @@ def seed_demo() -> DemoSummary:
         summary.results["people"] = popolo_import(data=data.popolo, source_name="seed_demo")
         summary.changed |= any(result.changed for result in summary.results.values())
         summary.changed |= _seed_users(data, summary)
+        from budgets.demo import seed_budget_rounds
+
+        summary.changed |= seed_budget_rounds()
         if not summary.changed:
             transaction.set_rollback(True)
     return summary
