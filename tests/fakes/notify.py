@@ -20,6 +20,7 @@ TEMPLATE_ID = "0b6e2d4c-1111-4a2b-9c3d-5e6f7a8b9c0d"
 class FakeNotify:
     def __init__(self) -> None:
         self.sent: list[dict] = []
+        self.paths: list[str] = []
         self.fail_next = 0
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -68,8 +69,8 @@ class FakeNotify:
                     return
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
-                body["kind"] = self.path.rsplit("/", 1)[1]
                 fake.sent.append(body)
+                fake.paths.append(self.path)
                 self._reply(201, {"id": str(uuid.uuid4()), "content": {}, "template": {}})
 
         return Handler

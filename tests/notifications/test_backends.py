@@ -51,3 +51,22 @@ def test_missing_configuration_is_a_clear_error(settings):
     settings.NOTIFY_API_KEY = ""
     with pytest.raises(ImproperlyConfigured, match="NOTIFY_API_KEY"):
         get_connection()
+
+
+def test_text_messages_go_through_notify(notify_server, settings):
+    from engagement.notifications.sms import SmsError, send_sms
+
+    settings.SMS_BACKEND = "notify"
+    settings.NOTIFY_SMS_TEMPLATE_ID = TEMPLATE_ID
+    send_sms(to="+447700900982", body="Your code is 123456")
+    assert notify_server.paths == ["/v2/notifications/sms"]
+    assert notify_server.sent == [
+        {
+            "phone_number": "+447700900982",
+            "template_id": TEMPLATE_ID,
+            "personalisation": {"body": "Your code is 123456"},
+        }
+    ]
+    notify_server.fail_next = 1
+    with pytest.raises(SmsError):
+        send_sms(to="+447700900982", body="again")
