@@ -201,7 +201,8 @@ class Budget(models.Model):
     )
 
     class Meta:
-        ordering = ["round", "ward__name", "name"]
+        # Council-wide (no ward) first on every database (PostgreSQL sorts NULLs last).
+        ordering = ["round", models.F("ward__name").asc(nulls_first=True), "name"]
         verbose_name = _("budget")
         verbose_name_plural = _("budgets")
         constraints = [
