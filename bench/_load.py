@@ -3,6 +3,7 @@
 Each request records its status, the server time from the ``Server-Timing: app;dur=<ms>``
 header (set by ``engagement.core.middleware.ServerTimingMiddleware``) and the latency the client
 observed. Transport errors are recorded as status 0 so they count as failures, not crashes.
+:func:`fetch` also sends other methods (a form POST), for benchmarks that drive their own load.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ class Sample:
     server_ms: float | None
     client_ms: float
     error: str = ""
+    location: str = ""  # of a redirect
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,18 @@ def merge(phases: Sequence[Phase]) -> Phase:
     )
 
 
-async def fetch(http: httpx.AsyncClient, path: str) -> Sample:
+async def fetch(
+    http: httpx.AsyncClient,
+    path: str,
+    *,
+    method: str = "GET",
+    data: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Sample:
+    """One request; ``data`` is sent form-encoded (a list value repeats the name)."""
     start = time.perf_counter()
     try:
-        response = await http.get(path)
+        response = await http.request(method, path, data=data, headers=headers)
     except httpx.TransportError as exc:
         client_ms = (time.perf_counter() - start) * 1000
         return Sample(status=0, server_ms=None, client_ms=client_ms, error=type(exc).__name__)
@@ -83,6 +93,7 @@ async def fetch(http: httpx.AsyncClient, path: str) -> Sample:
         status=response.status_code,
         server_ms=server_time(response.headers.get("server-timing", "")),
         client_ms=client_ms,
+        location=response.headers.get("location", ""),
     )
 
 
