@@ -78,6 +78,7 @@ def production_env(directory: Path) -> dict[str, str]:
         {
             "DJANGO_SETTINGS_MODULE": "engagement.settings.production",
             "SECRET_KEY": secrets.token_urlsafe(50),
+            "BALLOT_LINK_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": f"{POSTGRES_URL}/{DATABASE}",
             "REDIS_URL": f"{REDIS_URL}/{REDIS_DB}",
             "ALLOWED_HOSTS": "127.0.0.1",

@@ -1,6 +1,7 @@
 """Production: PostgreSQL, Redis (channels, cache, Celery), secure cookies, HSTS, strict CSP.
 
-Required environment: SECRET_KEY, DATABASE_URL (postgres://...), REDIS_URL, ALLOWED_HOSTS.
+Required environment: SECRET_KEY, DATABASE_URL (postgres://...), REDIS_URL, ALLOWED_HOSTS,
+BALLOT_LINK_KEY.
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -13,6 +14,13 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Production needs PostgreSQL: set DATABASE_URL=postgres://...")
 if not REDIS_URL:
     raise ImproperlyConfigured("Production needs Redis: set REDIS_URL=redis://...")
+# Derived from SECRET_KEY, a rotated SECRET_KEY would change every voter's token mid-vote and a
+# changed vote would then be counted beside the old one (ADR 7): production sets its own.
+if len(BALLOT_LINK_KEY) < 32:
+    raise ImproperlyConfigured(
+        "Production needs BALLOT_LINK_KEY: at least 32 random characters, kept out of the "
+        "database and never rotated while a budget round is voting."
+    )
 
 STORAGES["staticfiles"] = {
     "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",

@@ -13,6 +13,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://moot:secret@db.internal:5432/moot",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "ALLOWED_HOSTS": "moot.example.gov.uk",
+    "BALLOT_LINK_KEY": "b4ll0t-" + "Zq8wE3rT6yU1iO4pA7sD0fG5hJ2kL9" * 2,
 }
 
 
@@ -41,6 +42,9 @@ def test_production_refuses_to_start_without_postgres_or_redis():
     assert "Production needs PostgreSQL" in sqlite.stderr
     no_redis = _manage("check", env={**PRODUCTION_ENV, "REDIS_URL": ""})
     assert "Production needs Redis" in no_redis.stderr
+    no_key = _manage("check", env={**PRODUCTION_ENV, "BALLOT_LINK_KEY": "short"})
+    assert no_key.returncode != 0
+    assert "Production needs BALLOT_LINK_KEY" in no_key.stderr
 
 
 def test_production_uses_redis_for_channels_cache_and_celery():
