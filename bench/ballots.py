@@ -194,6 +194,7 @@ def seed(path: str, voters: int) -> None:
     the eligibility page; write what the load needs to ``path`` as JSON."""
     from datetime import timedelta
     from decimal import Decimal
+    from importlib import import_module
 
     from allauth.account.models import EmailAddress
     from django.conf import settings
@@ -201,9 +202,6 @@ def seed(path: str, voters: int) -> None:
     from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group
-    from django.contrib.sessions.backends.base import VALID_KEY_CHARS
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
     from django.db import transaction
     from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
     from django.utils import timezone
@@ -271,24 +269,21 @@ def seed(path: str, voters: int) -> None:
             "code": None,
             "phone_hash": "",
         }
-        store = SessionStore()
-        expires = now + timedelta(seconds=settings.SESSION_COOKIE_AGE)
-        sessions = [
-            Session(
-                session_key=get_random_string(32, VALID_KEY_CHARS),
-                session_data=store.encode(
-                    {
-                        USER_SESSION_KEY: str(user.pk),
-                        BACKEND_SESSION_KEY: backend,
-                        HASH_SESSION_KEY: user.get_session_auth_hash(),
-                        ELIGIBILITY_KEY.format(round_.pk): eligibility,
-                    }
-                ),
-                expire_date=expires,
+        # Through the configured session engine (Redis in production), as a sign-in would.
+        engine = import_module(settings.SESSION_ENGINE)
+        sessions = []
+        for user in users:
+            session = engine.SessionStore()
+            session.update(
+                {
+                    USER_SESSION_KEY: str(user.pk),
+                    BACKEND_SESSION_KEY: backend,
+                    HASH_SESSION_KEY: user.get_session_auth_hash(),
+                    ELIGIBILITY_KEY.format(round_.pk): eligibility,
+                }
             )
-            for user in users
-        ]
-        Session.objects.bulk_create(sessions)
+            session.create()
+            sessions.append(session)
     data = {
         "round": round_.pk,
         "slug": round_.slug,

@@ -8,13 +8,46 @@ can be told apart from one given once, and returns them as ``{project id: value}
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils.formats import number_format
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+
+# While a round is voting, which projects are on a ballot and what they cost cannot change (the
+# services refuse it), so each process keeps them for a few seconds: every ballot needs them.
+RULES_CACHE_SECONDS = 5.0
+_projects_cache: dict[tuple[int, str], tuple[float, dict[int, Decimal], dict[int, str]]] = {}
+
+
+def _ballot_projects(budget) -> tuple[dict[int, Decimal], dict[int, str]]:
+    """``({id: cost}, {id: title})`` of the budget's ballot projects, cached while voting."""
+    from .models import Project, Round
+
+    cacheable = budget.round.phase == Round.Phase.VOTING
+    key = (budget.pk, get_language() or "")
+    now = time.monotonic()
+    if cacheable:
+        cached = _projects_cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+    rows = list(
+        Project.objects.filter(budget=budget, status=Project.Status.ACCEPTED).only(
+            "pk", "cost", "title", "title_cy"
+        )
+    )
+    costs = {p.pk: p.cost for p in rows}
+    titles = {p.pk: p.display_title for p in rows}
+    if cacheable:
+        _projects_cache[key] = (now + RULES_CACHE_SECONDS, costs, titles)
+    return costs, titles
+
+
+def ballot_projects_forget() -> None:
+    _projects_cache.clear()
 
 
 class BallotError(ValueError):
@@ -48,13 +81,16 @@ class BallotRules:
     def for_budget(cls, budget, projects: Iterable | None = None) -> BallotRules:
         """The rules of ``budget`` (a :class:`~budgets.models.Budget`) over its ballot projects."""
         if projects is None:
-            projects = budget.projects.filter(status="accepted")
-        projects = list(projects)
+            costs, titles = _ballot_projects(budget)
+        else:
+            projects = list(projects)
+            costs = {p.pk: p.cost for p in projects}
+            titles = {p.pk: p.display_title for p in projects}
         return cls(
             ballot_type=budget.ballot_type,
             amount=budget.amount,
-            costs={p.pk: p.cost for p in projects},
-            titles={p.pk: p.display_title for p in projects},
+            costs=costs,
+            titles=titles,
             min_projects=budget.min_projects,
             max_projects=budget.max_projects,
             min_spend_percent=budget.min_spend_percent,

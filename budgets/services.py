@@ -13,12 +13,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -87,9 +88,13 @@ class Identity:
     reference: str = ""
     phone_hash: str = ""
     ward: Any = None
+    """A Ward, or give ``ward_id`` alone (the ballot path needs only the id)."""
+    ward_id: int | None = None
     connection: str = Voter.Connection.LIVES
     verified_by: str = "email"
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    def area_id(self) -> int | None:
+        return self.ward.pk if self.ward is not None else self.ward_id
 
 
 # --- rounds, budgets and projects ------------------------------------------------
@@ -297,7 +302,8 @@ def project_save(
     *, project: Project, actor: Any, data: Mapping[str, Any], action: str | None = None
 ) -> Project:
     creating = project.pk is None
-    if not creating and _started(project.budget.round) and project.status == "accepted":
+    on_ballot = project.status == "accepted" or data.get("status") == "accepted"
+    if not creating and _started(project.budget.round) and on_ballot:
         locked = {"cost", "status", "reference"}
         if any(f in data and data[f] != getattr(project, f) for f in locked):
             raise VotingError(
@@ -517,21 +523,21 @@ class Receipt:
     replaced: bool
 
 
-def eligible_budgets(round_: Round, ward: Any) -> list[Budget]:
-    """The budgets a voter from ``ward`` may vote in: council-wide, their own ward's and, as the
-    round's area rule allows, others (the rule's limit is checked when the ballot is cast)."""
+def eligible_budgets(round_: Round, ward_id: int | None) -> list[Budget]:
+    """The budgets a voter from ward ``ward_id`` may vote in: council-wide, their own ward's
+    and, as the round's area rule allows, others (the limit is checked when the ballot is cast).
+    """
     budgets = list(round_.budgets.select_related("ward"))
     if round_.area_rule == Round.AreaRule.OWN:
-        return [
-            b for b in budgets if b.is_councilwide or (ward is not None and b.ward_id == ward.pk)
-        ]
+        return [b for b in budgets if b.is_councilwide or b.ward_id == ward_id]
     return budgets
 
 
 def _area_allowed(round_: Round, budget: Budget, identity: Identity, token: str) -> None:
     if budget.is_councilwide:
         return
-    own = identity.ward is not None and budget.ward_id == identity.ward.pk
+    area = identity.area_id()
+    own = area is not None and budget.ward_id == area
     if round_.area_rule == Round.AreaRule.OWN:
         if not own:
             raise VotingError(_("You can only vote in your own area's budget."))
@@ -547,56 +553,92 @@ def _area_allowed(round_: Round, budget: Budget, identity: Identity, token: str)
         return
     if own:
         return
-    other_areas = [w for w in others if identity.ward is None or w != identity.ward.pk]
+    other_areas = [w for w in others if w != area]
     if other_areas:
         raise VotingError(_("You have already voted in one other area's budget."))
 
 
 def _find_voter(round_: Round, identity: Identity) -> Voter | None:
-    """The voter row of ``identity``, locked; VotingError if its parts belong to different rows."""
-    found: dict[int, Voter] = {}
-    lookups = []
+    """The voter row of ``identity``, locked (one query); VotingError if the identity's parts
+    (account, code, reference, phone) belong to another voter or to different voters."""
+    match = Q()
     if identity.user is not None:
-        lookups.append({"user": identity.user})
+        match |= Q(user=identity.user)
     if identity.code is not None:
-        lookups.append({"code": identity.code})
+        match |= Q(code=identity.code)
     if identity.reference:
-        lookups.append({"reference": identity.reference})
+        match |= Q(reference=identity.reference)
     if identity.phone_hash:
-        lookups.append({"phone_hash": identity.phone_hash})
-    for lookup in lookups:
-        voter = Voter.objects.select_for_update().filter(round=round_, **lookup).first()
-        if voter is not None:
-            found[voter.pk] = voter
-    if len(found) > 1:
+        match |= Q(phone_hash=identity.phone_hash)
+    found = list(Voter.objects.select_for_update().filter(match, round=round_)[:2])
+    if not found:
+        return None
+    voter = found[0]
+    mine = {
+        "user_id": identity.user.pk if identity.user is not None else None,
+        "code_id": identity.code.pk if identity.code is not None else None,
+        "reference": identity.reference,
+        "phone_hash": identity.phone_hash,
+    }
+    clash = any(
+        value and getattr(voter, name) and getattr(voter, name) != value
+        for name, value in mine.items()
+    )
+    if len(found) > 1 or clash:
         raise VotingError(
             _("These details have already been used by different voters in this round.")
         )
-    return next(iter(found.values()), None)
+    return voter
 
 
-def _voter_for(round_: Round, identity: Identity, channel: str) -> Voter:
+def _insert_voter(voter: Voter) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: True (and ``voter.pk`` set) if the row
+    is new. The ORM's ``bulk_create(ignore_conflicts=True)`` cannot say whether it inserted, and
+    knowing it saves the lock-and-look of a returning voter on every first vote (the hot path).
+    """
+    fields = [f for f in Voter._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    values = [f.get_db_prep_save(f.pre_save(voter, True), connection) for f in fields]
+    # Identifiers come from the model's metadata and every value is a parameter.
+    table = quote(Voter._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    returning = quote(Voter._meta.pk.column)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING RETURNING {returning}"  # noqa: E501, S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    voter.pk = row[0]
+    voter._state.adding = False
+    voter._state.db = connection.alias
+    return True
+
+
+def _voter_for(round_: Round, identity: Identity, channel: str) -> tuple[Voter, bool]:
+    """The identity's voter row and whether it is new, locked for this transaction.
+
+    The insert skips a conflict with a unique constraint (``ON CONFLICT DO NOTHING``): a
+    concurrent first vote by the same person waits for the other transaction and then finds its
+    row, so two requests can never make two voters. A new row is locked by its insert.
+    """
+    new = Voter(
+        round=round_,
+        user=identity.user,
+        code=identity.code,
+        reference=identity.reference,
+        phone_hash=identity.phone_hash,
+        channel=channel,
+        verified_by=identity.verified_by,
+        ward_id=identity.area_id(),
+        connection=identity.connection,
+    )
+    if _insert_voter(new):
+        return new, True
     voter = _find_voter(round_, identity)
-    if voter is None:
-        voter = Voter(
-            round=round_,
-            user=identity.user,
-            code=identity.code,
-            reference=identity.reference,
-            phone_hash=identity.phone_hash,
-            channel=channel,
-            verified_by=identity.verified_by,
-            ward=identity.ward,
-            connection=identity.connection,
-        )
-        try:
-            with transaction.atomic():
-                voter.save()
-        except IntegrityError:
-            # Another request by the same voter got there first: use (and wait for) its row.
-            voter = _find_voter(round_, identity)
-            if voter is None:
-                raise VotingError(_("That voting code has already been used.")) from None
+    if voter is None:  # the insert was skipped, yet no row matches: a part is someone else's
+        raise VotingError(_("That voting code has already been used."))
     if voter.channel != channel:
         if voter.channel == Voter.Channel.ONLINE:
             raise VotingError(_("This voter has already voted online."))
@@ -613,7 +655,7 @@ def _voter_for(round_: Round, identity: Identity, channel: str) -> Voter:
                 voter.save(update_fields=changed)
         except IntegrityError:
             raise VotingError(_("That voting code has already been used.")) from None
-    return voter
+    return voter, False
 
 
 def ballot_cast(
@@ -624,13 +666,16 @@ def ballot_cast(
     channel: str = Voter.Channel.ONLINE,
     now: Any = None,
     actor: Any = None,
+    rules: BallotRules | None = None,
 ) -> Receipt:
     """Take one ballot in ``budget`` from ``identity``; its receipt, or VotingError/BallotError.
 
     Online ballots are taken only while voting is open; paper and assisted ballots (keyed by
     staff, ``actor``) while the round is in its voting phase, so papers that arrived by the close
     can be entered before counting starts. A voter who has a ballot in this budget replaces it
-    when the round allows changes (the last ballot counts) and is refused otherwise.
+    when the round allows changes (the last ballot counts) and is refused otherwise. ``rules``:
+    the budget's :class:`BallotRules` when the caller has them already (they are checked here
+    either way).
     """
     round_ = budget.round
     if channel == Voter.Channel.ONLINE:
@@ -642,19 +687,21 @@ def ballot_cast(
         raise VotingError(_("A ballot needs a voter: an account, a voting code or a reference."))
     if channel == Voter.Channel.ONLINE and identity.verified_by not in round_.verification_methods:
         raise VotingError(_("Prove who you are in one of the ways this round accepts first."))
-    if identity.code is not None and identity.code.ward_id and identity.ward is None:
-        identity.ward = identity.code.ward
-    rules = BallotRules.for_budget(budget)
+    if identity.code is not None and identity.code.ward_id and identity.area_id() is None:
+        identity.ward_id = identity.code.ward_id
+    rules = rules or BallotRules.for_budget(budget)
     pairs = list(choices.items()) if isinstance(choices, Mapping) else list(choices)
     cleaned = ballot_clean(rules, pairs)
 
     receipt = random_code(12)
     public_id = "B" + random_code(10, group=10)
     with transaction.atomic():
-        voter = _voter_for(round_, identity, channel)
+        voter, first_vote = _voter_for(round_, identity, channel)
         token = voter_token(voter)
         _area_allowed(round_, budget, identity, token)
-        existing = Ballot.objects.filter(budget=budget, voter_token=token).first()
+        existing = (
+            None if first_vote else Ballot.objects.filter(budget=budget, voter_token=token).first()
+        )
         if existing is not None:
             if channel != Voter.Channel.ONLINE or not round_.allow_vote_change:
                 raise VotingError(_("This voter has already voted in this budget."))

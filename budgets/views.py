@@ -191,8 +191,7 @@ def phone(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _identity(request: HttpRequest, round_: Round) -> services.Identity | None:
-    from engagement.places.models import Ward
-
+    """The identity the eligibility page stored for this round (the ward by id: no query)."""
     saved = request.session.get(SESSION_KEY.format(round_.pk))
     if not saved:
         return None
@@ -200,7 +199,7 @@ def _identity(request: HttpRequest, round_: Round) -> services.Identity | None:
         user=request.user,
         code=VotingCode.objects.filter(pk=saved["code"]).first() if saved["code"] else None,
         phone_hash=saved["phone_hash"] if saved["verified_by"] == "sms" else "",
-        ward=Ward.objects.filter(pk=saved["ward"]).first(),
+        ward_id=saved["ward"],
         connection=saved["connection"],
         verified_by=saved["verified_by"],
     )
@@ -212,13 +211,17 @@ def choose(request: HttpRequest, slug: str) -> HttpResponse:
     identity = _identity(request, round_)
     if identity is None:
         return redirect("budgets:eligibility", slug=round_.slug)
-    budgets = services.eligible_budgets(round_, identity.ward)
+    budgets = services.eligible_budgets(round_, identity.ward_id)
     if len(budgets) == 1 and round_.voting_is_open():
         return redirect("budgets:ballot", slug=round_.slug, budget=budgets[0].pk)
     return render(
         request,
         "budgets/choose.html",
-        {"round": round_, "budgets": budgets, "ward": identity.ward},
+        {
+            "round": round_,
+            "budgets": budgets,
+            "ward_name": request.session[SESSION_KEY.format(round_.pk)]["ward_name"],
+        },
     )
 
 
@@ -247,9 +250,13 @@ def _ballot_context(round_: Round, budget: Budget, submitted: list[tuple[int, in
 
 
 def _budget_for_vote(request: HttpRequest, slug: str, budget_pk: int) -> tuple[Round, Budget]:
-    round_ = _round(slug)
-    budget = get_object_or_404(Budget.objects.select_related("ward"), pk=budget_pk, round=round_)
-    return round_, budget
+    """The budget and its round in one query (this is the path every ballot takes)."""
+    budget = get_object_or_404(
+        Budget.objects.select_related("round").exclude(round__phase=Round.Phase.DRAFT),
+        pk=budget_pk,
+        round__slug=slug,
+    )
+    return budget.round, budget
 
 
 @login_required
@@ -267,36 +274,30 @@ def ballot(request: HttpRequest, slug: str, budget: int) -> HttpResponse:
     submitted: list[tuple[int, int]] | None = None
     if request.method == "POST":
         action = request.POST.get("action", "review")
-        if action == "change":
-            errors, submitted = [], None
-            try:
-                submitted = submitted_choices(budget_obj.ballot_type, request.POST)
-            except BallotError as exc:
-                errors = exc.messages
-            context = _ballot_context(round_, budget_obj, submitted)
-            context["errors"] = errors
-            return render(request, "budgets/ballot.html", context)
         try:
             submitted = submitted_choices(budget_obj.ballot_type, request.POST)
         except BallotError as exc:
             errors = exc.messages
+        if action == "cast" and not errors:
+            # The hot path: the service checks the ballot; nothing else is loaded.
+            return _cast(request, round_, budget_obj, identity, submitted or [])
+        context = _ballot_context(round_, budget_obj, submitted)
+        if action == "change":
+            context["errors"] = errors
+            return render(request, "budgets/ballot.html", context)
         if request.htmx and action == "check":
-            context = _ballot_context(round_, budget_obj, submitted)
-            if not errors and submitted is not None:
+            if not errors:
                 try:
-                    ballot_clean(context["rules"], submitted)
+                    ballot_clean(context["rules"], submitted or [])
                 except BallotError as exc:
                     context["live_errors"] = exc.messages
             return render(request, "budgets/includes/_budget_bar.html", context)
         if not errors:
-            context = _ballot_context(round_, budget_obj, submitted)
             try:
                 cleaned = ballot_clean(context["rules"], submitted or [])
             except BallotError as exc:
                 errors = exc.messages
             else:
-                if action == "cast":
-                    return _cast(request, round_, budget_obj, identity, cleaned)
                 context["cleaned"] = [
                     (p, cleaned[p.pk]) for p in context["projects"] if p.pk in cleaned
                 ]
@@ -313,13 +314,13 @@ def _cast(
     round_: Round,
     budget: Budget,
     identity: services.Identity,
-    cleaned: dict[int, int],
+    submitted: list[tuple[int, int]],
 ) -> HttpResponse:
     try:
-        receipt = services.ballot_cast(budget=budget, identity=identity, choices=cleaned)
+        receipt = services.ballot_cast(budget=budget, identity=identity, choices=submitted)
     except (services.VotingError, BallotError) as exc:
         errors = exc.messages if isinstance(exc, BallotError) else [str(exc)]
-        context = _ballot_context(round_, budget, list(cleaned.items()))
+        context = _ballot_context(round_, budget, submitted)
         context["errors"] = errors
         return render(request, "budgets/ballot.html", context, status=400)
     request.session[RECEIPT_KEY] = {
@@ -340,7 +341,7 @@ def done(request: HttpRequest, slug: str, budget: int) -> HttpResponse:
     identity = _identity(request, round_)
     others = [
         b
-        for b in services.eligible_budgets(round_, identity.ward if identity else None)
+        for b in services.eligible_budgets(round_, identity.ward_id if identity else None)
         if b.pk != budget_obj.pk
     ]
     return render(

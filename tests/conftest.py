@@ -22,16 +22,19 @@ pytest_plugins = ["tests.browser_fixtures"]
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    """Cached council settings must not leak between tests."""
+    """Cached council settings and ballot projects must not leak between tests."""
+    from budgets.ballots import ballot_projects_forget
     from engagement.council.selectors import council_settings_forget
 
     cache.clear()
     council_settings_forget()
+    ballot_projects_forget()
     translation.activate("en-gb")  # a Welsh request in one test must not leak into the next
     yield
     translation.deactivate()
     cache.clear()
     council_settings_forget()
+    ballot_projects_forget()
 
 
 @pytest.fixture

@@ -160,6 +160,16 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Sessions live in Redis when there is one (every request reads its session; keeping them off
+# PostgreSQL saves a query per request and a write per login or vote). Redis must then persist
+# (RDB or AOF, no eviction of keys with a TTL) or a restart signs everyone out.
+SESSION_ENGINE = env(
+    "SESSION_ENGINE",
+    default="django.contrib.sessions.backends.cache"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db",
+)
+
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
