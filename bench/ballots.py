@@ -43,7 +43,7 @@ import httpx
 from bench import _load, _stack
 
 CONCURRENCY = 100
-SERVER_WORKERS = 2
+SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "2"))
 TARGET_BALLOTS_PER_S = 300.0
 PROJECTS = 20
 MOST_PROJECTS = 5
