@@ -30,6 +30,14 @@ PROJECTS = [
 ]
 
 
+def _inside(ward: Ward, n: int) -> tuple[float, float]:
+    """A point in ``ward`` near its middle, spread a little by ``n`` (demo locations)."""
+    from shapely.geometry import shape
+
+    centre = shape(ward.boundary).representative_point()
+    return round(centre.x + (n % 3 - 1) * 0.002, 6), round(centre.y + (n % 2) * 0.001, 6)
+
+
 def _round(slug: str, title: str, title_cy: str, phase: str, opens, closes) -> Round:
     return Round.objects.create(
         slug=slug,
@@ -65,9 +73,13 @@ def _budgets(round_: Round, wards: list[Ward]) -> list[Budget]:
             lot_seed=DEMO_SEED,
         )
     ]
-    for reference, title, title_cy, cost, category in PROJECTS:
+    for n, (reference, title, title_cy, cost, category) in enumerate(PROJECTS):
+        lon, lat = _inside(wards[n % len(wards)], n)
         Project.objects.create(
             budget=budgets[0],
+            longitude=lon,
+            latitude=lat,
+            location_name=wards[n % len(wards)].name,
             reference=reference,
             title=title,
             title_cy=title_cy,
@@ -89,8 +101,12 @@ def _budgets(round_: Round, wards: list[Ward]) -> list[Budget]:
         for n, (what, cost) in enumerate(
             (("New benches", 6_000), ("Street trees", 9_000), ("Notice board", 2_500))
         ):
+            lon, lat = _inside(ward, n + 3)
             Project.objects.create(
                 budget=budget,
+                longitude=lon,
+                latitude=lat,
+                location_name=ward.name,
                 reference=f"{ward.slug[:20].upper()}-{n + 1}",
                 title=f"{what} in {ward.name}",
                 cost=Decimal(cost),

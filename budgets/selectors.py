@@ -40,6 +40,47 @@ def round_budgets(round_: Round) -> list[Budget]:
     )
 
 
+def project_map(budgets: list[Budget], size: int = 400) -> dict[str, Any] | None:
+    """An SVG map of the round's wards and its projects that have a location (None if none do).
+
+    Drawn on the server from the wards' boundaries: no tiles, no JavaScript. The project tables
+    beside it carry the same information for anyone who cannot use the map.
+    """
+    from engagement.places.geometry import SvgProjection
+    from engagement.places.models import Ward
+
+    located = [
+        p
+        for b in budgets
+        for p in b.projects.all()
+        if p.latitude is not None
+        and p.longitude is not None
+        and p.status not in (Project.Status.PROPOSED, Project.Status.WITHDRAWN)
+    ]
+    if not located:
+        return None
+    wards = Ward.objects.all()
+    if all(b.ward_id for b in budgets):
+        wards = wards.filter(pk__in=[b.ward_id for b in budgets])
+    wards = list(wards.only("name", "boundary", "min_lon", "min_lat", "max_lon", "max_lat"))
+    lons = [p.longitude for p in located] + [w.min_lon for w in wards] + [w.max_lon for w in wards]
+    lats = [p.latitude for p in located] + [w.min_lat for w in wards] + [w.max_lat for w in wards]
+    margin = 0.002
+    projection = SvgProjection(
+        (min(lons) - margin, min(lats) - margin, max(lons) + margin, max(lats) + margin), size
+    )
+    points = []
+    for project in located:
+        x, y = projection.point(project.longitude, project.latitude)
+        points.append({"project": project, "x": x, "y": y})
+    return {
+        "width": projection.width,
+        "height": projection.height,
+        "wards": [{"name": w.name, "d": projection.path(w.boundary)} for w in wards],
+        "points": points,
+    }
+
+
 @dataclass(frozen=True)
 class Turnout:
     voters: int

@@ -44,9 +44,11 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def round_detail(request: HttpRequest, slug: str) -> HttpResponse:
     round_ = _round(slug)
+    budgets = selectors.round_budgets(round_)
     context = {
         "round": round_,
-        "budgets": selectors.round_budgets(round_),
+        "budgets": budgets,
+        "map": selectors.project_map(budgets),
         "turnout": selectors.turnout_count(round_.pk),
         "turnout_stream": f"turnout.{round_.pk}",
         "eligibility": request.session.get(SESSION_KEY.format(round_.pk)),

@@ -281,3 +281,19 @@ def test_a_malformed_pabulib_file_changes_nothing(staff):
         round_import_pabulib(text="META\nkey;value\nbudget;x\n", slug="bad", actor=staff)
     assert "not a valid pabulib file" in caught.value.messages[0]
     assert Round.objects.count() == Project.objects.count() == 0
+
+
+def test_the_round_page_maps_located_projects(client, round_):
+    budget = round_.budgets.get(ward__isnull=True)
+    Project.objects.filter(budget=budget, reference="P1").update(latitude=52.005, longitude=-2.995)
+    html = client.get(round_.get_absolute_url()).content.decode()
+    project = Project.objects.get(budget=budget, reference="P1")
+    assert html.count('class="moot-map__ward"') == 2
+    assert html.count('class="moot-map__project"') == 1
+    assert f'href="/budgets/parks-2026/projects/{project.pk}/" aria-label="New play park"' in html
+    # the tables still list every project
+    assert html.count("River path") == 1
+
+
+def test_no_map_without_locations(client, round_):
+    assert "moot-map" not in client.get(round_.get_absolute_url()).content.decode()
