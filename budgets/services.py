@@ -323,6 +323,11 @@ def project_save(
     if creating and _started(project.budget.round) and project.status == "accepted":
         raise VotingError(_("Voting has opened: no project can be added to the ballot."))
     project.full_clean()
+    reviewed = (
+        not creating
+        and before.get("status") == Project.Status.PROPOSED
+        and project.status in (Project.Status.ACCEPTED, Project.Status.REJECTED)
+    )
     with transaction.atomic():
         project.save()
         audit_record(
@@ -331,7 +336,39 @@ def project_save(
             target=project,
             changes=model_changes(project, PROJECT_FIELDS, before) if not creating else {},
         )
+        if reviewed and project.proposer is not None:
+            _tell_proposer(project)
     return project
+
+
+def _tell_proposer(project: Project) -> None:
+    """The proposer hears the outcome of the feasibility review, with the reason if rejected."""
+    from django.utils import translation
+
+    from engagement.notifications.services import notify
+
+    user = project.proposer
+    round_ = project.budget.round
+    with translation.override(getattr(user, "preferred_language", None) or "en-gb"):
+        if project.status == Project.Status.ACCEPTED:
+            subject = _("Your idea “%(title)s” is on the ballot") % {"title": project.title}
+            body = _(
+                "Council staff checked your idea for %(round)s: it can be done, and it will be "
+                "on the ballot when voting opens."
+            ) % {"round": round_.display_title}
+        else:
+            subject = _("Your idea “%(title)s” cannot go on the ballot") % {"title": project.title}
+            body = _(
+                "Council staff checked your idea for %(round)s and found that it cannot be "
+                "done. Their reason: %(reason)s"
+            ) % {"round": round_.display_title, "reason": project.review_note}
+        notify(
+            user=user,
+            kind="budget_ideas",
+            subject=subject,
+            body=body,
+            url=round_.get_absolute_url(),
+        )
 
 
 def project_propose(*, budget: Budget, user: Any, data: Mapping[str, Any]) -> Project:

@@ -24,3 +24,4 @@ def register(key: str, label: Promise | str, default: str = Delivery.IMMEDIATELY
 
 register("account", _("Your account"), Delivery.IMMEDIATELY)
 register("updates", _("Updates on things you follow"), Delivery.DAILY)
+register("budget_ideas", _("What happens to your budget ideas"), Delivery.IMMEDIATELY)

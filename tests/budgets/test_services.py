@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from budgets import services
@@ -194,7 +195,7 @@ def test_area_rules(resident):
     with pytest.raises(VotingError, match="only vote in your own area"):
         services.ballot_cast(budget=other, identity=who, choices={projects(other)["W10"]: 1})
     services.ballot_cast(budget=own, identity=who, choices={projects(own)["W00"]: 1})
-    assert [b.name for b in services.eligible_budgets(round_, who.ward)] == [
+    assert [b.name for b in services.eligible_budgets(round_, who.area_id())] == [
         "Council-wide",
         "Ward A budget",
     ]
@@ -400,3 +401,36 @@ def test_opening_voting_needs_a_window_and_projects(staff):
     with pytest.raises(VotingError, match="at least one budget"):
         services.round_set_phase(round_=round_, actor=staff, phase="voting")
     assert Round.objects.get(pk=round_.pk).phase == "draft"
+
+
+def test_an_idea_is_reviewed_and_its_proposer_told(resident, staff):
+    from engagement.notifications.models import Notification
+
+    round_ = make_round(slug="ideas", phase=Round.Phase.IDEAS, wards=0, ideas_open=True)
+    budget = councilwide(round_)
+    idea = services.project_propose(
+        budget=budget,
+        user=resident,
+        data={"title": "Swings", "description": "New swings", "cost": Decimal(5000)},
+    )
+    assert (idea.status, idea.reference) == ("proposed", "IDEA-0005")
+    with pytest.raises(ValidationError) as caught:
+        services.project_save(project=idea, actor=staff, data={"status": "rejected"})
+    assert caught.value.message_dict["review_note"] == [
+        "Give the reason the project is not feasible."
+    ]
+    idea.refresh_from_db()
+    services.project_save(
+        project=idea, actor=staff, data={"status": "rejected", "review_note": "Private land."}
+    )
+    note = Notification.objects.get(user=resident)
+    assert note.kind == "budget_ideas"
+    assert note.subject == "Your idea “Swings” cannot go on the ballot"
+    assert note.body.endswith("Their reason: Private land.")
+
+
+def test_ideas_are_refused_outside_the_ideas_phase(round_, resident):
+    with pytest.raises(VotingError, match="not taking ideas"):
+        services.project_propose(
+            budget=councilwide(round_), user=resident, data={"title": "X", "cost": Decimal(1)}
+        )
