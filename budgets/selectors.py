@@ -139,6 +139,10 @@ class BudgetResult:
         return self.satisfied / self.ballots if self.ballots else 0.0
 
     @property
+    def funded_count(self) -> int:
+        return sum(1 for row in self.rows if row.funded)
+
+    @property
     def funding_line(self) -> int:
         """How many rows (by votes) come before the first unfunded project."""
         for i, row in enumerate(self.rows):

@@ -165,6 +165,7 @@ def test_results_page_and_downloads(round_, staff, django_capture_on_commit_call
     html = page.content.decode()
     assert "Turnout by channel" in html
     assert "How this was counted" in html
+    assert "Results by area" in html  # three budgets: council-wide and two wards
     result = page.context["results"][0]
     assert [(r.project.reference, r.votes, r.funded) for r in result.rows][:3] == [
         ("P1", 2, True),
