@@ -7,11 +7,15 @@ class BudgetsConfig(AppConfig):
     verbose_name = _("Participatory budgets")
 
     def ready(self) -> None:
+        from engagement.accounts import personal_data
         from engagement.core import home
         from engagement.realtime import streams
 
-        from . import selectors
+        from . import selectors, services
 
+        personal_data.register(
+            "budgets", export=services.budgets_export, anonymise=services.budgets_anonymise
+        )
         home.provide("budgets", template="budgets/includes/_home.html", items=selectors.home_rounds)
         streams.register(
             "turnout",

@@ -1043,3 +1043,46 @@ def _pounds(value: Any) -> Any:
     from decimal import Decimal
 
     return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"))
+
+
+# --- personal data -------------------------------------------------------------------------------
+
+
+def budgets_export(user: Any) -> dict[str, Any]:
+    """What budgets hold about ``user``: the rounds they voted in and the ideas they proposed.
+
+    Not how they voted: ballots are not linked to people (ADR 7). The receipt code shown at
+    voting finds a ballot on the receipt page.
+    """
+    return {
+        "votes": [
+            {
+                "round": voter.round.title,
+                "date": voter.voted_on.isoformat(),
+                "channel": voter.channel,
+                "verified_by": voter.verified_by,
+                "ward": voter.ward.name if voter.ward_id else "",
+                "connection": voter.connection,
+            }
+            for voter in Voter.objects.filter(user=user).select_related("round", "ward")
+        ],
+        "ideas": [
+            {
+                "round": project.budget.round.title,
+                "title": project.title,
+                "description": project.description,
+                "status": project.status,
+            }
+            for project in Project.objects.filter(proposer=user).select_related("budget__round")
+        ],
+    }
+
+
+def budgets_anonymise(user: Any) -> None:
+    """Keep every vote (turnout and one person, one vote still hold) but not who cast it."""
+    for voter in Voter.objects.filter(user=user):
+        voter.user = None
+        voter.reference = voter.reference or f"anonymised:{voter.pk}"
+        voter.save(update_fields=["user", "reference"])
+    Project.objects.filter(proposer=user).update(proposer=None)
+    PhoneCode.objects.filter(user=user).delete()

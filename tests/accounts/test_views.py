@@ -108,12 +108,14 @@ def test_sign_in_by_emailed_code(client, resident):
 
 def test_notification_preferences_are_saved_and_validated(resident_client, resident):
     ok = resident_client.post(
-        "/accounts/profile/emails/", {"kind-account": "never", "kind-updates": "immediately"}
+        "/accounts/profile/emails/",
+        {"kind-account": "never", "kind-updates": "immediately", "kind-budget_ideas": "daily"},
     )
     assert ok.status_code == 302
     assert dict(resident.notification_preferences.values_list("kind", "delivery")) == {
         "account": "never",
         "updates": "immediately",
+        "budget_ideas": "daily",
     }
     bad = resident_client.post("/accounts/profile/emails/", {"kind-account": "<b>"})
     assert bad.status_code == 400

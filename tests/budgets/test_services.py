@@ -434,3 +434,29 @@ def test_ideas_are_refused_outside_the_ideas_phase(round_, resident):
         services.project_propose(
             budget=councilwide(round_), user=resident, data={"title": "X", "cost": Decimal(1)}
         )
+
+
+def test_personal_data_export_and_anonymise(round_, resident):
+    from engagement.accounts.services import user_anonymise, user_data_export
+
+    budget = councilwide(round_)
+    services.ballot_cast(
+        budget=budget, identity=identity_for(resident, round_), choices={projects(budget)["P1"]: 1}
+    )
+    exported = user_data_export(user=resident)["budgets"]
+    assert exported["votes"] == [
+        {
+            "round": "Parks and play 2026",
+            "date": timezone.localdate().isoformat(),
+            "channel": "online",
+            "verified_by": "email",
+            "ward": "Ward A",
+            "connection": "lives",
+        }
+    ]
+    assert "choices" not in str(exported)
+    user_anonymise(user=resident)
+    voter = Voter.objects.get()
+    assert voter.user is None
+    assert voter.reference == f"anonymised:{voter.pk}"
+    assert Ballot.objects.count() == 1  # the vote still counts
