@@ -318,6 +318,10 @@ def _cast(
     identity: services.Identity,
     submitted: list[tuple[int, int]],
 ) -> HttpResponse:
+    if not ratelimit.hit("budget-cast", request.user.pk, limit=30, window=600):
+        context = _ballot_context(round_, budget, submitted)
+        context["errors"] = [_("You have voted many times in a few minutes. Wait and try again.")]
+        return render(request, "budgets/ballot.html", context, status=429)
     try:
         receipt = services.ballot_cast(budget=budget, identity=identity, choices=submitted)
     except (services.VotingError, BallotError) as exc:

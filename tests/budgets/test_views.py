@@ -298,3 +298,16 @@ def test_the_round_page_maps_located_projects(client, round_):
 
 def test_no_map_without_locations(client, round_):
     assert "moot-map" not in client.get(round_.get_absolute_url()).content.decode()
+
+
+def test_casting_is_rate_limited(round_, resident_client):
+    eligible(resident_client, round_)
+    budget = round_.budgets.get(ward__isnull=True)
+    url = reverse("budgets:ballot", args=[round_.slug, budget.pk])
+    first = budget.projects.first().pk
+    for _ in range(30):
+        assert resident_client.post(url, {"project": [first], "action": "cast"}).status_code == 302
+    response = resident_client.post(url, {"project": [first], "action": "cast"})
+    assert response.status_code == 429
+    assert "Wait and try again." in response.content.decode()
+    assert Ballot.objects.count() == 1
