@@ -1,5 +1,23 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConsultationsConfig(AppConfig):
     name = "consultations"
+    verbose_name = _("Consultations and petitions")
+
+    def ready(self) -> None:
+        from engagement.core import home
+        from engagement.realtime import streams
+
+        from .petitions import selectors
+
+        home.provide(
+            "petitions", template="petitions/includes/_home.html", items=selectors.home_petitions
+        )
+        streams.register(
+            "petition",
+            can_watch=streams.public,
+            description="A petition's confirmed count, pushed about once a second.",
+            snapshot=selectors.count_snapshot,
+        )

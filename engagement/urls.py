@@ -20,6 +20,7 @@ urlpatterns = [
     path("staff/audit/", include("engagement.audit.urls")),
     path("staff/users/", include("engagement.accounts.staff_urls")),
     path("", include("budgets.urls")),
+    path("petitions/", include("consultations.petitions.urls")),
     path("api/", include("engagement.api.urls")),
     path("django-admin/", admin.site.urls),
 ]

@@ -1,0 +1,225 @@
+"""Consultations and the council's petition scheme.
+
+Petitions follow the UK Parliament's e-petitions service (alphagov/e-petitions): a creator
+confirms by email and gathers sponsors, staff moderate, residents sign and a signature counts only
+once its emailed link is clicked. One signature per person per petition is held by a unique
+constraint on the normalised email address.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from engagement.core.i18n import localised
+from engagement.core.validators import validate_no_control_characters, validate_single_line
+
+_line = [validate_single_line]
+_text = [validate_no_control_characters]
+
+
+class PetitionScheme(models.Model):
+    """The council's petition scheme: one row, edited by admins."""
+
+    sponsors_needed = models.PositiveSmallIntegerField(
+        _("sponsors needed before moderation"), default=5, validators=[MaxValueValidator(50)]
+    )
+    response_threshold = models.PositiveIntegerField(
+        _("signatures for a council response"), default=100, validators=[MinValueValidator(1)]
+    )
+    debate_threshold = models.PositiveIntegerField(
+        _("signatures for a full council debate"), default=1500, validators=[MinValueValidator(1)]
+    )
+    open_months = models.PositiveSmallIntegerField(
+        _("months a petition is open"),
+        default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(24)],
+    )
+    eligibility = models.TextField(
+        _("who may sign"),
+        default="You must live, work or study in the council's area.",
+        validators=_text,
+    )
+    eligibility_cy = models.TextField(_("who may sign (Welsh)"), blank=True, validators=_text)
+    retention_months = models.PositiveSmallIntegerField(
+        _("months after the close before signers are anonymised"), default=12
+    )
+    ip_short_limit = models.PositiveSmallIntegerField(
+        _("signatures from one address per minute, per petition"), default=1
+    )
+    ip_long_limit = models.PositiveSmallIntegerField(
+        _("signatures from one address per five minutes, per petition"), default=5
+    )
+
+    class Meta:
+        verbose_name = _("petition scheme")
+        verbose_name_plural = _("petition scheme")
+
+    def __str__(self) -> str:
+        return "Petition scheme"
+
+    @property
+    def display_eligibility(self) -> str:
+        return localised(self.eligibility, self.eligibility_cy)
+
+
+class RejectionReason(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    label = models.CharField(_("label"), max_length=120, validators=_line)
+    label_cy = models.CharField(_("label (Welsh)"), max_length=120, blank=True, validators=_line)
+    description = models.TextField(_("explanation shown with the petition"), validators=_text)
+    description_cy = models.TextField(_("explanation (Welsh)"), blank=True, validators=_text)
+    hides_text = models.BooleanField(
+        _("hide the petition's text"),
+        default=False,
+        help_text=_("For petitions that are offensive, defamatory or reveal personal data."),
+    )
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def display_label(self) -> str:
+        return localised(self.label, self.label_cy)
+
+
+class Petition(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for the creator to confirm their email")
+        VALIDATED = "validated", _("Gathering sponsors")
+        SPONSORED = "sponsored", _("Waiting for moderation")
+        CHANGES = "changes", _("Changes requested")
+        OPEN = "open", _("Open")
+        REJECTED = "rejected", _("Rejected")
+        CLOSED = "closed", _("Closed")
+
+    action = models.CharField(
+        _("what do you want the council to do?"), max_length=80, validators=_line
+    )
+    background = models.TextField(_("why"), max_length=300, validators=_text)
+    details = models.TextField(_("more details"), max_length=800, blank=True, validators=_text)
+    state = models.CharField(max_length=10, choices=State, default=State.PENDING)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="petitions",
+    )
+    sponsor_token = models.CharField(max_length=32, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    moderated_at = models.DateTimeField(null=True, blank=True)
+    moderation_note = models.TextField(_("changes asked for"), blank=True, validators=_text)
+    rejection = models.ForeignKey(
+        RejectionReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rejection_details = models.TextField(blank=True, validators=_text)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    signature_count = models.PositiveIntegerField(default=0)
+    paper_count = models.PositiveIntegerField(_("paper signatures"), default=0)
+    paper_scan = models.FileField(
+        _("scan of the paper petition"), upload_to="petitions/paper/", blank=True
+    )
+    response_threshold_at = models.DateTimeField(null=True, blank=True)
+    debate_threshold_at = models.DateTimeField(null=True, blank=True)
+    response = models.TextField(_("council response"), blank=True, validators=_text)
+    response_cy = models.TextField(_("council response (Welsh)"), blank=True, validators=_text)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    debate_at = models.DateTimeField(_("debate date"), null=True, blank=True)
+    debate_details = models.TextField(_("debate details"), blank=True, validators=_text)
+    debate_url = models.URLField(_("link to the debate"), blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        indexes = [models.Index(fields=["state", "closes_at"])]
+
+    def __str__(self) -> str:
+        return self.action
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("petitions:detail", kwargs={"pk": self.pk})
+
+    @property
+    def total_count(self) -> int:
+        return self.signature_count + self.paper_count
+
+
+class Signature(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for email confirmation")
+        VALIDATED = "validated", _("Counted")
+        FRAUDULENT = "fraudulent", _("Not counted (suspected fraud)")
+        INVALIDATED = "invalidated", _("Removed by staff")
+
+    class Connection(models.TextChoices):
+        LIVES = "lives", _("I live in the area")
+        WORKS = "works", _("I work in the area")
+        STUDIES = "studies", _("I study in the area")
+
+    petition = models.ForeignKey(Petition, on_delete=models.CASCADE, related_name="signatures")
+    name = models.CharField(_("name"), max_length=100, validators=_line)
+    email = models.EmailField(_("email address"), max_length=254)
+    normalised_email = models.CharField(max_length=254)
+    postcode = models.CharField(_("postcode"), max_length=8)
+    ward = models.ForeignKey("places.Ward", null=True, on_delete=models.SET_NULL, related_name="+")
+    connection = models.CharField(max_length=8, choices=Connection, default=Connection.LIVES)
+    notify = models.BooleanField(_("email me about this petition"), default=False)
+    state = models.CharField(max_length=12, choices=State, default=State.PENDING)
+    creator = models.BooleanField(default=False)
+    sponsor = models.BooleanField(default=False)
+    token_hash = models.CharField(max_length=64, unique=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["petition", "normalised_email"], name="petitions_one_signature_per_email"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["petition", "ip_address", "created_at"]),
+            models.Index(fields=["petition", "state", "ward"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"signature {self.pk} on petition {self.petition_id}"
+
+
+class BlockRule(models.Model):
+    """Block or allow signatures by IP address, email domain or email address."""
+
+    class Kind(models.TextChoices):
+        IP = "ip", _("IP address")
+        DOMAIN = "domain", _("Email domain")
+        EMAIL = "email", _("Email address")
+
+    class Action(models.TextChoices):
+        BLOCK = "block", _("Block (signatures are not counted)")
+        ALLOW = "allow", _("Allow (no rate limit)")
+
+    kind = models.CharField(max_length=6, choices=Kind)
+    value = models.CharField(max_length=254)
+    action = models.CharField(max_length=5, choices=Action)
+    note = models.CharField(max_length=200, blank=True, validators=_line)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="petitions_block_rule_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.kind} {self.value}"

@@ -1,0 +1,62 @@
+"""The emails petitions send: confirm a signature, share the sponsor link, thresholds reached."""
+
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from consultations.models import Petition, Signature
+from engagement.accounts.models import Role, User
+from engagement.notifications.services import absolute_url, send_email
+
+
+def signature_email_send(*, signature_id: int, token: str, kind: str) -> bool:
+    """The confirmation email. Fraudulent signatures get exactly the same email (the link then
+    changes nothing), so whoever sends them learns nothing."""
+    signature = Signature.objects.select_related("petition").filter(pk=signature_id).first()
+    if signature is None or signature.anonymised_at is not None:
+        return False
+    petition = signature.petition
+    link = absolute_url(reverse("petitions:confirm", kwargs={"token": token}))
+    if kind == "creator":
+        subject = _("Confirm your email to start your petition")
+        body = _(
+            "Click this link to confirm your email address and start your petition "
+            "“%(action)s”:\n\n%(link)s\n\nThen share the sponsor link on the petition page with "
+            "people who support it."
+        ) % {"action": petition.action, "link": link}
+    else:
+        subject = _("Confirm your signature")
+        body = _(
+            "Click this link to confirm your signature on the petition “%(action)s”. Your "
+            "signature is counted only once you have clicked it:\n\n%(link)s"
+        ) % {"action": petition.action, "link": link}
+    send_email(to=signature.email, subject=subject, body=body)
+    return True
+
+
+def threshold_emails_send(*, petition_id: int, field: str) -> int:
+    """Tell the creator and the staff that a threshold has been reached."""
+    petition = Petition.objects.get(pk=petition_id)
+    creator = petition.signatures.filter(creator=True).first()
+    what = (
+        _("enough signatures for a council response")
+        if field == "response_threshold_at"
+        else _("enough signatures for a debate at full council")
+    )
+    subject = _("A petition has reached %(what)s") % {"what": what}
+    body = _("The petition “%(action)s” now has %(count)s signatures: %(what)s.\n\n%(link)s") % {
+        "action": petition.action,
+        "count": petition.signature_count,
+        "what": what,
+        "link": absolute_url(petition.get_absolute_url()),
+    }
+    sent = 0
+    recipients = [creator.email] if creator and creator.anonymised_at is None else []
+    recipients += list(
+        User.objects.filter(groups__name=Role.STAFF, is_active=True).values_list("email", flat=True)
+    )
+    for email in dict.fromkeys(recipients):
+        with translation.override("en-gb"):
+            send_email(to=email, subject=subject, body=body)
+        sent += 1
+    return sent

@@ -1,0 +1,364 @@
+"""Every write to petitions: create, confirm, sponsor, moderate, sign, count, respond, invalidate.
+
+Signing is the busy path. A signature is stored pending and counts only when its emailed link is
+clicked (:func:`signature_confirm`), which adds one to the petition's counter with an atomic
+update and pushes the new count live (coalesced). Anti-fraud follows e-petitions: over the per-IP
+limits, or from a blocked address or domain, a signature is quietly stored as fraudulent and
+never counted, and its signer gets the same email as anyone else, so a script learns nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from consultations.models import BlockRule, Petition, PetitionScheme, RejectionReason, Signature
+from engagement.audit.services import audit_record
+from engagement.places.selectors import postcode_lookup
+from engagement.realtime.services import publish_soon
+from engagement.tasks import enqueue
+
+from .emails import email_domain, normalise_email
+
+LINK_GRACE = timedelta(hours=24)
+"""Confirmation links keep working this long after a petition closes."""
+
+
+class PetitionError(ValueError):
+    """A request that cannot be taken; the message says why and nothing was stored."""
+
+
+def scheme() -> PetitionScheme:
+    return PetitionScheme.objects.order_by("pk").first() or PetitionScheme()
+
+
+def _token_hash(token: str) -> str:
+    key = f"moot.petitions.token:{settings.SECRET_KEY}".encode()
+    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Signer:
+    name: str
+    email: str
+    postcode: str
+    connection: str = Signature.Connection.LIVES
+    notify: bool = False
+    ip: str | None = None
+
+
+def _clean_signer(signer: Signer) -> tuple[str, str, Any]:
+    """``(normalised email, canonical postcode, ward)`` or ValidationError naming the field."""
+    errors: dict[str, str] = {}
+    name = signer.name.strip()
+    if not name:
+        errors["name"] = _("Enter your name.")
+    elif len(name) > 100:
+        errors["name"] = _("Your name must be 100 characters or fewer.")
+    elif any(ch in name for ch in "<>") or not name.isprintable():
+        errors["name"] = _("Enter your name without symbols like < or >.")
+    try:
+        validate_email(signer.email.strip())
+    except ValidationError:
+        errors["email"] = _("Enter an email address like name@example.com.")
+    postcode = ward = None
+    try:
+        found = postcode_lookup(signer.postcode)
+        postcode, ward = found.postcode, found.ward
+    except ValidationError as exc:
+        errors["postcode"] = exc.messages[0]
+    if signer.connection not in Signature.Connection.values:
+        errors["connection"] = _("Choose how you are connected to the area.")
+    if errors:
+        raise ValidationError(errors)
+    return normalise_email(signer.email), postcode, ward
+
+
+def _new_signature(petition: Petition, signer: Signer, **flags: Any) -> tuple[Signature, str]:
+    normalised, postcode, ward = _clean_signer(signer)
+    token = secrets.token_urlsafe(24)
+    signature = Signature(
+        petition=petition,
+        name=signer.name.strip(),
+        email=signer.email.strip(),
+        normalised_email=normalised,
+        postcode=postcode,
+        ward=ward,
+        connection=signer.connection,
+        notify=signer.notify,
+        token_hash=_token_hash(token),
+        ip_address=signer.ip,
+        **flags,
+    )
+    return signature, token
+
+
+def _send(signature_id: int, token: str, kind: str) -> None:
+    from .tasks import send_signature_email
+
+    enqueue(send_signature_email, signature_id, token, kind)
+
+
+# --- creating and sponsoring ------------------------------------------------------------------
+
+
+def petition_create(
+    *, action: str, background: str, details: str, signer: Signer, user: Any = None
+) -> Petition:
+    """A new petition, waiting for its creator to confirm their email address."""
+    petition = Petition(
+        action=action.strip(),
+        background=background.strip(),
+        details=details.strip(),
+        creator=user if getattr(user, "is_authenticated", False) else None,
+        sponsor_token=secrets.token_urlsafe(16)[:32],
+    )
+    errors: dict[str, list[str]] = {}
+    try:
+        petition.full_clean(exclude=["sponsor_token"])
+    except ValidationError as exc:
+        errors |= exc.message_dict
+    try:
+        signature, token = _new_signature(petition, signer, creator=True)
+    except ValidationError as exc:
+        errors |= exc.message_dict
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        petition.save()
+        signature.petition = petition
+        signature.save()
+        _send(signature.pk, token, "creator")
+    return petition
+
+
+def sponsor_sign(*, petition: Petition, signer: Signer) -> Signature | None:
+    """A sponsor's signature (counted like any other once the petition opens)."""
+    if petition.state not in (Petition.State.VALIDATED, Petition.State.SPONSORED):
+        raise PetitionError(_("This petition is not gathering sponsors."))
+    return _sign(petition, signer, sponsor=True)
+
+
+# --- signing --------------------------------------------------------------------------------
+
+
+def _listed(kind: str, value: str | None, action: str) -> bool:
+    return bool(value) and BlockRule.objects.filter(kind=kind, value=value, action=action).exists()
+
+
+def _looks_fraudulent(petition: Petition, signer: Signer, rules: PetitionScheme) -> bool:
+    """Blocked, or over a per-IP rate limit for this petition (allow-listed IPs are exempt)."""
+    from engagement.core import ratelimit
+
+    domain = email_domain(signer.email)
+    if (
+        _listed("ip", signer.ip, "block")
+        or _listed("domain", domain, "block")
+        or _listed("email", normalise_email(signer.email), "block")
+    ):
+        return True
+    if not signer.ip or _listed("ip", signer.ip, "allow"):
+        return False
+    short = ratelimit.hit(
+        f"petition-{petition.pk}-60", signer.ip, limit=rules.ip_short_limit, window=60
+    )
+    long = ratelimit.hit(
+        f"petition-{petition.pk}-300", signer.ip, limit=rules.ip_long_limit, window=300
+    )
+    return not (short and long)
+
+
+def signature_create(*, petition: Petition, signer: Signer) -> Signature | None:
+    """Sign an open petition. Returns the new pending signature, or None when this person has
+    signed already (the caller shows the same neutral message either way: whether an address
+    has signed is nobody else's business)."""
+    if petition.state != Petition.State.OPEN or (
+        petition.closes_at is not None and petition.closes_at <= timezone.now()
+    ):
+        raise PetitionError(_("This petition is not open for signatures."))
+    return _sign(petition, signer)
+
+
+def _sign(petition: Petition, signer: Signer, **flags: Any) -> Signature | None:
+    signature, token = _new_signature(petition, signer, **flags)
+    if _looks_fraudulent(petition, signer, scheme()):
+        signature.state = Signature.State.FRAUDULENT
+    try:
+        with transaction.atomic():
+            signature.save()
+            _send(signature.pk, token, "sign")
+    except IntegrityError:
+        return None  # signed already (one per normalised email): nothing stored twice
+    return signature
+
+
+def signature_confirm(*, token: str, now: Any = None) -> Signature:
+    """Confirm a signature by its emailed link. Idempotent: a second click changes nothing.
+
+    Raises PetitionError for an unknown (or tampered) link, or one more than 24 hours after the
+    petition closed. Confirming the creator's signature sends the petition to its sponsors;
+    enough confirmed sponsors send it to moderation; an open petition's signature is counted.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        signature = (
+            Signature.objects.select_for_update()
+            .select_related("petition")
+            .filter(token_hash=_token_hash(token))
+            .first()
+        )
+        if signature is None:
+            raise PetitionError(
+                _("That link is not valid. Check it is the whole link from the email.")
+            )
+        petition = signature.petition
+        if petition.closes_at is not None and now > petition.closes_at + LINK_GRACE:
+            raise PetitionError(_("This petition has closed, so the link no longer works."))
+        if signature.state != Signature.State.PENDING:
+            return signature  # already counted, or quietly never to be (fraud): same answer
+        signature.state = Signature.State.VALIDATED
+        signature.validated_at = now
+        signature.save(update_fields=["state", "validated_at"])
+        if signature.creator and petition.state == Petition.State.PENDING:
+            Petition.objects.filter(pk=petition.pk).update(state=Petition.State.VALIDATED)
+        elif signature.sponsor and petition.state == Petition.State.VALIDATED:
+            sponsors = petition.signatures.filter(
+                sponsor=True, state=Signature.State.VALIDATED
+            ).count()
+            if sponsors >= scheme().sponsors_needed:
+                Petition.objects.filter(pk=petition.pk).update(state=Petition.State.SPONSORED)
+        if petition.state == Petition.State.OPEN or (
+            petition.state == Petition.State.CLOSED and now <= petition.closes_at + LINK_GRACE
+        ):
+            _count(petition, now)
+    return signature
+
+
+def _count(petition: Petition, now: Any) -> None:
+    Petition.objects.filter(pk=petition.pk).update(signature_count=F("signature_count") + 1)
+    count = Petition.objects.values_list("signature_count", flat=True).get(pk=petition.pk)
+    rules = scheme()
+    for field, threshold in (
+        ("response_threshold_at", rules.response_threshold),
+        ("debate_threshold_at", rules.debate_threshold),
+    ):
+        if count >= threshold:
+            reached = Petition.objects.filter(pk=petition.pk, **{f"{field}__isnull": True}).update(
+                **{field: now}
+            )
+            if reached:
+                from .tasks import petition_threshold_reached
+
+                enqueue(petition_threshold_reached, petition.pk, field)
+    publish_soon(stream=f"petition.{petition.pk}")
+
+
+# --- moderation and the council's answer ---------------------------------------------------
+
+
+def petition_moderate(
+    *,
+    petition: Petition,
+    actor: Any,
+    decision: str,
+    reason: RejectionReason | None = None,
+    details: str = "",
+    now: Any = None,
+) -> Petition:
+    """``approve`` (opens it for ``open_months``), ``reject`` (with a reason) or ``changes``."""
+    now = now or timezone.now()
+    if petition.state not in (
+        Petition.State.SPONSORED,
+        Petition.State.CHANGES,
+        Petition.State.VALIDATED,
+    ):
+        raise PetitionError(_("Only a petition waiting for moderation can be moderated."))
+    before = petition.state
+    if decision == "approve":
+        if petition.state == Petition.State.VALIDATED:
+            raise PetitionError(_("This petition does not have enough sponsors yet."))
+        months = scheme().open_months
+        petition.state = Petition.State.OPEN
+        petition.opened_at = now
+        petition.closes_at = now + timedelta(days=round(months * 30.44))
+        # Sponsors' confirmed signatures count from the opening.
+        petition.signature_count = petition.signatures.filter(
+            state=Signature.State.VALIDATED
+        ).count()
+    elif decision == "reject":
+        if reason is None:
+            raise PetitionError(_("Choose a reason for rejecting the petition."))
+        petition.state = Petition.State.REJECTED
+        petition.rejection = reason
+        petition.rejection_details = details.strip()
+    elif decision == "changes":
+        if not details.strip():
+            raise PetitionError(_("Say what needs to change."))
+        petition.state = Petition.State.CHANGES
+        petition.moderation_note = details.strip()
+    else:
+        raise PetitionError(_("Unknown decision."))
+    petition.moderated_at = now
+    with transaction.atomic():
+        petition.save()
+        audit_record(
+            actor=actor,
+            action=f"petition.{decision}",
+            target=petition,
+            changes={"state": [before, petition.state], "reason": reason.code if reason else ""},
+        )
+    return petition
+
+
+def signatures_invalidate(
+    *,
+    petition: Petition,
+    actor: Any,
+    ip: str = "",
+    domain: str = "",
+    since: Any = None,
+    until: Any = None,
+    preview: bool = False,
+) -> int:
+    """Remove signatures matching a query (IP, email domain, time window); ``preview`` counts
+    them without changing anything. Counted ones come off the petition's count."""
+    if not (ip or domain or since or until):
+        raise PetitionError(_("Give at least an IP address, an email domain or a time window."))
+    rows = Signature.objects.filter(petition=petition).exclude(state=Signature.State.INVALIDATED)
+    if ip:
+        rows = rows.filter(ip_address=ip)
+    if domain:
+        rows = rows.filter(normalised_email__endswith="@" + domain.strip().lower())
+    if since:
+        rows = rows.filter(created_at__gte=since)
+    if until:
+        rows = rows.filter(created_at__lt=until)
+    if preview:
+        return rows.count()
+    with transaction.atomic():
+        counted = rows.filter(state=Signature.State.VALIDATED).count()
+        changed = rows.update(state=Signature.State.INVALIDATED)
+        if counted and petition.state in (Petition.State.OPEN, Petition.State.CLOSED):
+            Petition.objects.filter(pk=petition.pk).update(
+                signature_count=F("signature_count") - counted
+            )
+        audit_record(
+            actor=actor,
+            action="petition.invalidate",
+            target=petition,
+            changes={"ip": ip, "domain": domain, "signatures": changed, "counted": counted},
+        )
+        publish_soon(stream=f"petition.{petition.pk}")
+    return changed

@@ -1,0 +1,141 @@
+"""Resident pages for petitions: the list, a petition, signing, confirming, creating, JSON."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from consultations.models import Petition
+
+from . import selectors, services
+from .forms import PetitionForm, SignForm
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    from engagement.core.middleware import client_ip
+
+    return client_ip(request)
+
+
+def _signer(request: HttpRequest, data: dict) -> services.Signer:
+    return services.Signer(
+        name=data["name"],
+        email=data["email"],
+        postcode=data["postcode"],
+        connection=data["connection"],
+        notify=data.get("notify", False),
+        ip=_client_ip(request),
+    )
+
+
+def _add_errors(form, exc: Exception) -> None:
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, str(exc) if not isinstance(exc, ValidationError) else exc.messages[0])
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    petitions = selectors.public_petitions().order_by("-signature_count", "-pk")[:100]
+    return render(request, "petitions/index.html", {"petitions": petitions})
+
+
+@require_http_methods(["GET", "POST"])
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    petition = get_object_or_404(selectors.public_petitions(), pk=pk)
+    form = SignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.signature_create(petition=petition, signer=_signer(request, form.cleaned_data))
+        except (ValidationError, services.PetitionError) as exc:
+            _add_errors(form, exc)
+        else:
+            return redirect("petitions:thanks", pk=petition.pk)
+    context = {
+        "petition": petition,
+        "form": form,
+        "scheme": services.scheme(),
+        "by_ward": selectors.signatures_by_ward(petition),
+        "stream": f"petition.{petition.pk}",
+    }
+    return render(request, "petitions/detail.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+def thanks(request: HttpRequest, pk: int) -> HttpResponse:
+    petition = get_object_or_404(Petition, pk=pk)
+    return render(request, "petitions/thanks.html", {"petition": petition})
+
+
+@require_GET
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        signature = services.signature_confirm(token=token)
+    except services.PetitionError as exc:
+        return render(request, "petitions/confirm_failed.html", {"error": str(exc)}, status=400)
+    return render(
+        request,
+        "petitions/confirmed.html",
+        {"signature": signature, "petition": signature.petition},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest) -> HttpResponse:
+    form = PetitionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.petition_create(
+                action=data["action"],
+                background=data["background"],
+                details=data["details"],
+                signer=_signer(request, data),
+                user=request.user,
+            )
+        except (ValidationError, services.PetitionError) as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(
+                request, _("Check your email: click the link in it to confirm your petition.")
+            )
+            return redirect("petitions:index")
+    return render(
+        request,
+        "petitions/create.html",
+        {"form": form, "scheme": services.scheme()},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+def petition_json(request: HttpRequest, pk: int) -> JsonResponse:
+    petition = get_object_or_404(selectors.public_petitions(), pk=pk)
+    if (
+        petition.state == Petition.State.REJECTED
+        and petition.rejection
+        and petition.rejection.hides_text
+    ):
+        raise Http404
+    return JsonResponse(selectors.petition_json(petition))
+
+
+@require_http_methods(["GET", "POST"])
+def sponsor(request: HttpRequest, token: str) -> HttpResponse:
+    """The sponsor link the creator shares: sign before the petition is published."""
+    petition = get_object_or_404(Petition, sponsor_token=token)
+    form = SignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.sponsor_sign(petition=petition, signer=_signer(request, form.cleaned_data))
+        except (ValidationError, services.PetitionError) as exc:
+            _add_errors(form, exc)
+        else:
+            return redirect("petitions:thanks", pk=petition.pk)
+    context = {"petition": petition, "form": form, "scheme": services.scheme()}
+    return render(request, "petitions/sponsor.html", context, status=400 if form.errors else 200)

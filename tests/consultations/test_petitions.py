@@ -1,0 +1,214 @@
+"""Petitions (issue 7): creating, sponsoring, moderating, signing, confirming, anti-fraud."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+
+from consultations.models import BlockRule, Petition, PetitionScheme, RejectionReason, Signature
+from consultations.petitions import selectors, services
+from consultations.petitions.emails import normalise_email
+from engagement.audit.models import AuditEntry
+from engagement.realtime.models import StreamEvent
+from tests.factories import PostcodeFactory, WardFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("address", "normalised"),
+    [
+        ("Jo.Bloggs+petition@GoogleMail.com", "jobloggs@gmail.com"),
+        ("jobloggs@gmail.com", "jobloggs@gmail.com"),
+        ("jo.bloggs+x@example.org", "jo.bloggs+x@example.org"),
+        ("Jo+tag@Outlook.com", "jo@outlook.com"),
+        ("jo.bloggs@outlook.com", "jo.bloggs@outlook.com"),
+    ],
+)
+def test_email_normalisation(address, normalised):
+    assert normalise_email(address) == normalised
+
+
+@pytest.fixture
+def postcode():
+    return PostcodeFactory(ward=WardFactory(name="Canol", slug="canol"), postcode="CF10 1EP")
+
+
+def signer(n: int, *, ip: str | None = None, email: str = "") -> services.Signer:
+    return services.Signer(
+        name=f"Signer {n}", email=email or f"s{n}@example.org", postcode="cf101ep", ip=ip
+    )
+
+
+def last_token() -> str:
+    return re.search(r"/petitions/confirm/([^/\s]+)/", mail.outbox[-1].body).group(1)
+
+
+def open_petition(staff, captured) -> Petition:
+    PetitionScheme.objects.create(sponsors_needed=2, response_threshold=3, debate_threshold=4)
+    with captured(execute=True):
+        petition = services.petition_create(
+            action="Save the lido", background="It is loved.", details="", signer=signer(0)
+        )
+    services.signature_confirm(token=last_token())
+    for n in (1, 2):
+        with captured(execute=True):
+            services.sponsor_sign(petition=Petition.objects.get(), signer=signer(n))
+        services.signature_confirm(token=last_token())
+    petition.refresh_from_db()
+    assert petition.state == "sponsored"
+    return services.petition_moderate(petition=petition, actor=staff, decision="approve")
+
+
+def test_the_whole_flow(postcode, staff, django_capture_on_commit_callbacks):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    assert petition.state == "open"
+    assert petition.signature_count == 3  # the creator and two sponsors
+    assert petition.closes_at - petition.opened_at == timedelta(days=183)
+    assert AuditEntry.objects.filter(action="petition.approve").count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.signature_create(petition=petition, signer=signer(10))
+    assert Petition.objects.get().signature_count == 3  # not counted before the click
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = services.signature_confirm(token=last_token())
+    assert confirmed.state == "validated"
+    petition.refresh_from_db()
+    assert petition.signature_count == 4
+    assert petition.response_threshold_at is not None
+    assert petition.debate_threshold_at is not None
+    assert StreamEvent.objects.filter(stream=f"petition.{petition.pk}").last().payload == {
+        "count": 4
+    }
+    assert [(m.subject, m.to) for m in mail.outbox[-4:]] == [
+        ("A petition has reached enough signatures for a council response", ["s0@example.org"]),
+        ("A petition has reached enough signatures for a council response", [staff.email]),
+        (
+            "A petition has reached enough signatures for a debate at full council",
+            ["s0@example.org"],
+        ),
+        ("A petition has reached enough signatures for a debate at full council", [staff.email]),
+    ]
+    assert selectors.petition_json(petition)["signatures_by_ward"] == [
+        {"ward": "Canol", "count": 4}
+    ]
+
+
+def test_one_signature_per_normalised_email(postcode, staff, django_capture_on_commit_callbacks):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    first = services.signature_create(petition=petition, signer=signer(5, email="jo.b@gmail.com"))
+    again = services.signature_create(
+        petition=petition, signer=signer(6, email="JoB+x@googlemail.com")
+    )
+    assert first is not None
+    assert again is None
+    assert Signature.objects.filter(normalised_email="job@gmail.com").count() == 1
+
+
+def test_confirming_twice_counts_once_and_bad_links_are_refused(
+    postcode, staff, django_capture_on_commit_callbacks
+):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.signature_create(petition=petition, signer=signer(7))
+    token = last_token()
+    services.signature_confirm(token=token)
+    services.signature_confirm(token=token)
+    assert Petition.objects.get().signature_count == 4
+    with pytest.raises(services.PetitionError, match="not valid"):
+        services.signature_confirm(token=token[:-1] + ("A" if token[-1] != "A" else "B"))
+    later = petition.closes_at + timedelta(hours=25)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.signature_create(petition=petition, signer=signer(8))
+    with pytest.raises(services.PetitionError, match="has closed"):
+        services.signature_confirm(token=last_token(), now=later)
+
+
+def test_over_the_ip_limit_a_signature_is_quietly_not_counted(
+    postcode, staff, django_capture_on_commit_callbacks
+):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    sent = len(mail.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.signature_create(petition=petition, signer=signer(20, ip="203.0.113.9"))
+        services.signature_create(petition=petition, signer=signer(21, ip="203.0.113.9"))
+    assert len(mail.outbox) == sent + 2  # the same email either way
+    states = dict(Signature.objects.filter(ip_address="203.0.113.9").values_list("name", "state"))
+    assert states == {"Signer 20": "pending", "Signer 21": "fraudulent"}
+    services.signature_confirm(token=last_token())
+    assert Petition.objects.get().signature_count == 3
+    BlockRule.objects.create(kind="domain", value="spam.example", action="block")
+    services.signature_create(petition=petition, signer=signer(22, email="a@spam.example"))
+    assert Signature.objects.get(name="Signer 22").state == "fraudulent"
+
+
+def test_bad_input_stores_nothing(postcode):
+    with pytest.raises(ValidationError) as caught:
+        services.petition_create(
+            action="x" * 81,
+            background="ok",
+            details="",
+            signer=services.Signer(name="<script>", email="nope", postcode="ZZ99 9ZZ"),
+        )
+    errors = caught.value.message_dict
+    assert set(errors) == {"action", "name", "email", "postcode"}
+    assert errors["email"] == ["Enter an email address like name@example.com."]
+    assert Petition.objects.count() == Signature.objects.count() == 0
+
+
+def test_signing_a_petition_that_is_not_open_is_refused(postcode):
+    petition = Petition.objects.create(action="A", background="B", sponsor_token="t1")
+    with pytest.raises(services.PetitionError, match="not open"):
+        services.signature_create(petition=petition, signer=signer(1))
+
+
+def test_moderation_reject_and_invalidate(postcode, staff, django_capture_on_commit_callbacks):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.signature_create(petition=petition, signer=signer(30, ip="198.51.100.7"))
+    services.signature_confirm(token=last_token())
+    assert (
+        services.signatures_invalidate(
+            petition=petition, actor=staff, ip="198.51.100.7", preview=True
+        )
+        == 1
+    )
+    assert Petition.objects.get().signature_count == 4
+    services.signatures_invalidate(petition=petition, actor=staff, ip="198.51.100.7")
+    assert Petition.objects.get().signature_count == 3
+    assert AuditEntry.objects.filter(action="petition.invalidate").count() == 1
+    other = Petition.objects.create(
+        action="B", background="C", sponsor_token="t2", state=Petition.State.SPONSORED
+    )
+    with pytest.raises(services.PetitionError, match="Choose a reason"):
+        services.petition_moderate(petition=other, actor=staff, decision="reject")
+    reason = RejectionReason.objects.create(code="duplicate", label="Duplicate", description="D")
+    services.petition_moderate(petition=other, actor=staff, decision="reject", reason=reason)
+    assert Petition.objects.get(pk=other.pk).state == "rejected"
+
+
+def test_sign_and_confirm_over_http(client, postcode, staff, django_capture_on_commit_callbacks):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    page = client.get(petition.get_absolute_url())
+    assert "3 signatures" in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            petition.get_absolute_url(),
+            {
+                "name": "Web Signer",
+                "email": "web@example.org",
+                "postcode": "CF10 1EP",
+                "connection": "lives",
+                "eligible": "on",
+            },
+        )
+    assert response.status_code == 302
+    confirmed = client.get(f"/petitions/confirm/{last_token()}/")
+    assert confirmed.status_code == 200
+    assert client.get(f"/petitions/{petition.pk}.json").json()["signature_count"] == 4
+    bad = client.get("/petitions/confirm/not-a-token/")
+    assert bad.status_code == 400
+    missing = client.post(petition.get_absolute_url(), {"name": "X"})
+    assert missing.status_code == 400
+    assert "Confirm that you may sign this petition." in missing.content.decode()
