@@ -60,3 +60,37 @@ def threshold_emails_send(*, petition_id: int, field: str) -> int:
             send_email(to=email, subject=subject, body=body)
         sent += 1
     return sent
+
+
+def update_emails_send(*, petition_id: int, what: str) -> int:
+    """Email the council's response to signers who asked to hear about the petition."""
+    petition = Petition.objects.get(pk=petition_id)
+    signers = Signature.objects.filter(
+        petition=petition, notify=True, state=Signature.State.VALIDATED, anonymised_at=None
+    ).values_list("email", flat=True)
+    subject = _("The council has responded to “%(action)s”") % {"action": petition.action}
+    body = _("%(response)s\n\nRead it on the petition page: %(link)s") % {
+        "response": petition.response,
+        "link": absolute_url(petition.get_absolute_url()),
+    }
+    sent = 0
+    for email in signers.iterator():
+        send_email(to=email, subject=subject, body=body)
+        sent += 1
+    return sent
+
+
+def suspicion_emails_send(found) -> int:
+    lines = [
+        f"petition {s.petition_id}: {s.signatures} signatures from {s.kind} {s.value}"
+        for s in found
+    ]
+    body = _("These look like heavy signing from one source in the last hour:\n\n%(lines)s") % {
+        "lines": "\n".join(lines)
+    }
+    staff = User.objects.filter(groups__name=Role.STAFF, is_active=True).values_list(
+        "email", flat=True
+    )
+    for email in staff:
+        send_email(to=email, subject=_("Petitions: suspicious signing"), body=body)
+    return len(staff)

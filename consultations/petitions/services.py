@@ -362,3 +362,175 @@ def signatures_invalidate(
         )
         publish_soon(stream=f"petition.{petition.pk}")
     return changed
+
+
+# --- the council's answer, debates, paper petitions ------------------------------------------
+
+
+def petition_respond(
+    *, petition: Petition, actor: Any, response: str, response_cy: str = "", now: Any = None
+) -> Petition:
+    """Publish the council's response; signers who asked to hear are emailed (a job)."""
+    if petition.state not in (Petition.State.OPEN, Petition.State.CLOSED):
+        raise PetitionError(_("Only an open or closed petition can have a response."))
+    if not response.strip():
+        raise PetitionError(_("Write the response."))
+    first = not petition.response
+    petition.response = response.strip()
+    petition.response_cy = response_cy.strip()
+    petition.responded_at = now or timezone.now()
+    with transaction.atomic():
+        petition.save(update_fields=["response", "response_cy", "responded_at"])
+        audit_record(actor=actor, action="petition.respond", target=petition)
+        if first:
+            from .tasks import petition_update_emails
+
+            enqueue(petition_update_emails, petition.pk, "response")
+    return petition
+
+
+def petition_debate(
+    *, petition: Petition, actor: Any, debate_at: Any, details: str = "", url: str = ""
+) -> Petition:
+    """Schedule (or record) the debate: its date, details and a link (the meeting's agenda item
+    or, afterwards, the moment in the recording)."""
+    if petition.state not in (Petition.State.OPEN, Petition.State.CLOSED):
+        raise PetitionError(_("Only an open or closed petition can be debated."))
+    petition.debate_at, petition.debate_details, petition.debate_url = (
+        debate_at,
+        details.strip(),
+        url,
+    )
+    petition.full_clean(exclude=["sponsor_token"])
+    with transaction.atomic():
+        petition.save(update_fields=["debate_at", "debate_details", "debate_url"])
+        audit_record(
+            actor=actor,
+            action="petition.debate",
+            target=petition,
+            changes={"debate_at": debate_at.isoformat() if debate_at else None},
+        )
+    return petition
+
+
+def petition_paper(*, petition: Petition, actor: Any, count: int, scan: Any = None) -> Petition:
+    """Record a paper petition's signatures (shown apart from online ones) and its scan."""
+    if count < 0 or count > 10_000_000:
+        raise PetitionError(_("Enter the number of paper signatures."))
+    before = petition.paper_count
+    petition.paper_count = count
+    fields = ["paper_count"]
+    if scan:
+        petition.paper_scan = scan
+        fields.append("paper_scan")
+    with transaction.atomic():
+        petition.save(update_fields=fields)
+        audit_record(
+            actor=actor,
+            action="petition.paper",
+            target=petition,
+            changes={"paper": [before, count]},
+        )
+        publish_soon(stream=f"petition.{petition.pk}")
+    return petition
+
+
+# --- scheduled jobs ----------------------------------------------------------------------------
+
+
+def petitions_close_due(*, now: Any = None) -> int:
+    """Close open petitions whose time is up (links still confirm for 24 hours after)."""
+    now = now or timezone.now()
+    return Petition.objects.filter(state=Petition.State.OPEN, closes_at__lte=now).update(
+        state=Petition.State.CLOSED, closed_at=now
+    )
+
+
+def signers_anonymise_due(*, now: Any = None) -> int:
+    """Anonymise the signers of petitions closed longer ago than the scheme's retention. The
+    counts, wards and states stay; names, emails, postcodes and addresses go."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=round(scheme().retention_months * 30.44))
+    rows = Signature.objects.filter(
+        anonymised_at__isnull=True,
+        petition__state__in=[Petition.State.CLOSED, Petition.State.REJECTED],
+        petition__closed_at__lt=cutoff,
+    ) | Signature.objects.filter(
+        anonymised_at__isnull=True,
+        petition__state=Petition.State.REJECTED,
+        petition__moderated_at__lt=cutoff,
+    )
+    count = 0
+    for signature in rows.distinct().iterator():
+        Signature.objects.filter(pk=signature.pk).update(
+            name="",
+            email="",
+            normalised_email=f"anonymised-{signature.pk}",
+            postcode="",
+            ip_address=None,
+            anonymised_at=now,
+        )
+        count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class Suspicion:
+    petition_id: int
+    kind: str
+    value: str
+    signatures: int
+
+
+def suspicious_activity(
+    *, since: Any, ip_threshold: int = 20, domain_threshold: int = 50
+) -> list[Suspicion]:
+    """IP addresses and email domains signing one petition heavily since ``since``."""
+    from django.db.models import Count
+
+    found: list[Suspicion] = []
+    recent = Signature.objects.filter(created_at__gte=since).exclude(
+        state=Signature.State.INVALIDATED
+    )
+    for row in (
+        recent.exclude(ip_address=None)
+        .values("petition_id", "ip_address")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=ip_threshold)
+    ):
+        found.append(Suspicion(row["petition_id"], "ip", row["ip_address"], row["n"]))
+    domains: dict[tuple[int, str], int] = {}
+    for petition_id, email in recent.values_list("petition_id", "normalised_email").iterator():
+        key = (petition_id, email.rpartition("@")[2])
+        domains[key] = domains.get(key, 0) + 1
+    common = {
+        "gmail.com",
+        "outlook.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "icloud.com",
+        "btinternet.com",
+    }
+    for (petition_id, domain), n in domains.items():
+        if n >= domain_threshold and domain not in common:
+            found.append(Suspicion(petition_id, "domain", domain, n))
+    return found
+
+
+def block_rule_add(*, actor: Any, kind: str, value: str, action: str, note: str = "") -> BlockRule:
+    value = value.strip().lower()
+    if kind not in BlockRule.Kind.values or action not in BlockRule.Action.values or not value:
+        raise PetitionError(_("Choose what to match and enter a value."))
+    if kind == "email":
+        value = normalise_email(value)
+    rule = BlockRule(kind=kind, value=value, action=action, note=note.strip(), created_by=actor)
+    try:
+        rule.full_clean()
+    except ValidationError as exc:
+        raise PetitionError(exc.messages[0]) from None
+    with transaction.atomic():
+        rule.save()
+        audit_record(actor=actor, action="petition_block_rule.add", target=rule)
+    return rule

@@ -188,6 +188,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "engagement.notifications.tasks.resend_unsent_notifications",
         "schedule": 60 * 5,
     },
+    "petitions-close-due": {
+        "task": "consultations.petitions.tasks.close_due_petitions",
+        "schedule": 60,
+    },
+    "petitions-alert-suspicious": {
+        "task": "consultations.petitions.tasks.alert_suspicious_activity",
+        "schedule": 60 * 60,
+    },
+    "petitions-anonymise-signers": {
+        "task": "consultations.petitions.tasks.anonymise_due_signers",
+        "schedule": 60 * 60 * 24,
+    },
     "prune-expired": {
         "task": "engagement.core.tasks.prune_expired",
         "schedule": 60 * 60 * 24,

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from consultations.models import BlockRule, Petition, PetitionScheme, RejectionReason, Signature
 from consultations.petitions import selectors, services
@@ -212,3 +213,55 @@ def test_sign_and_confirm_over_http(client, postcode, staff, django_capture_on_c
     missing = client.post(petition.get_absolute_url(), {"name": "X"})
     assert missing.status_code == 400
     assert "Confirm that you may sign this petition." in missing.content.decode()
+
+
+def test_response_debate_paper_and_scheduled_jobs(
+    postcode, staff, django_capture_on_commit_callbacks
+):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.signature_create(
+            petition=petition,
+            signer=services.Signer(
+                name="Keen", email="keen@example.org", postcode="CF10 1EP", notify=True
+            ),
+        )
+    services.signature_confirm(token=last_token())
+    with django_capture_on_commit_callbacks(execute=True):
+        services.petition_respond(petition=petition, actor=staff, response="We will reopen it.")
+    assert (mail.outbox[-1].to, mail.outbox[-1].subject) == (
+        ["keen@example.org"],
+        "The council has responded to “Save the lido”",
+    )
+    services.petition_paper(petition=petition, actor=staff, count=250)
+    petition.refresh_from_db()
+    assert (petition.signature_count, petition.paper_count, petition.total_count) == (4, 250, 254)
+    with pytest.raises(services.PetitionError, match="number of paper"):
+        services.petition_paper(petition=petition, actor=staff, count=-1)
+
+    assert services.petitions_close_due(now=petition.closes_at - timedelta(seconds=1)) == 0
+    assert services.petitions_close_due(now=petition.closes_at) == 1
+    petition.refresh_from_db()
+    assert petition.state == "closed"
+    later = petition.closed_at + timedelta(days=400)
+    assert services.signers_anonymise_due(now=later) == 4  # the creator, two sponsors, Keen
+    assert set(Signature.objects.values_list("email", "postcode")) == {("", "")}
+    assert Petition.objects.get().signature_count == 4
+
+
+def test_suspicious_activity_is_found(postcode, staff, django_capture_on_commit_callbacks):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    BlockRule.objects.create(kind="ip", value="192.0.2.1", action="allow")
+    for n in range(20):
+        services.signature_create(
+            petition=petition, signer=signer(100 + n, ip="192.0.2.1", email=f"x{n}@odd.example")
+        )
+    found = services.suspicious_activity(
+        since=timezone.now() - timedelta(hours=1), domain_threshold=20
+    )
+    assert {(s.kind, s.value, s.signatures) for s in found} == {
+        ("ip", "192.0.2.1", 20),
+        ("domain", "odd.example", 20),
+    }
+    # allow-listed: none of the twenty was marked fraudulent by the rate limit
+    assert not Signature.objects.filter(ip_address="192.0.2.1", state="fraudulent").exists()
