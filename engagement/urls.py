@@ -21,6 +21,7 @@ urlpatterns = [
     path("staff/users/", include("engagement.accounts.staff_urls")),
     path("", include("budgets.urls")),
     path("petitions/", include("consultations.petitions.urls")),
+    path("staff/petitions/", include("consultations.petitions.staff_urls")),
     path("api/", include("engagement.api.urls")),
     path("django-admin/", admin.site.urls),
 ]

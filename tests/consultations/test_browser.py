@@ -46,6 +46,33 @@ def test_petition_pages_have_no_axe_violations(
     axe_check(page, context=f"sign errors ({language})")
 
 
+@pytest.mark.parametrize("language", ["en-gb", "cy"])
+def test_staff_petition_pages_have_no_axe_violations(
+    page, asgi_live_server, axe_check, open_petition, staff, language
+):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(staff)
+    page.context.add_cookies(
+        [
+            {"name": "django_language", "value": language, "url": asgi_live_server.url},
+            {
+                "name": "sessionid",
+                "value": client.cookies["sessionid"].value,
+                "url": asgi_live_server.url,
+            },
+        ]
+    )
+    for path in [
+        "/staff/petitions/",
+        f"/staff/petitions/{open_petition.pk}/",
+        "/staff/petitions/blocks/",
+    ]:
+        page.goto(asgi_live_server.url + path)
+        axe_check(page, context=f"{path} ({language})")
+
+
 def test_the_count_rises_live(page, asgi_live_server, open_petition):
     with page.expect_websocket():
         page.goto(asgi_live_server.url + f"/petitions/{open_petition.pk}/")

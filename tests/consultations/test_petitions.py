@@ -265,3 +265,33 @@ def test_suspicious_activity_is_found(postcode, staff, django_capture_on_commit_
     }
     # allow-listed: none of the twenty was marked fraudulent by the rate limit
     assert not Signature.objects.filter(ip_address="192.0.2.1", state="fraudulent").exists()
+
+
+def test_staff_moderate_and_remove_signatures_over_http(
+    postcode, staff, staff_client, resident_client, django_capture_on_commit_callbacks
+):
+    PetitionScheme.objects.create(sponsors_needed=0)
+    petition = Petition.objects.create(
+        action="Fix the bridge", background="Broken", sponsor_token="s", state="sponsored"
+    )
+    url = f"/staff/petitions/{petition.pk}/"
+    assert resident_client.get(url).status_code == 403
+    assert staff_client.get(url).status_code == 200
+    bad = staff_client.post(url, {"form": "moderate", "decision": "reject"})
+    assert bad.status_code == 400
+    assert "Choose a reason for rejecting the petition." in bad.content.decode()
+    ok = staff_client.post(url, {"form": "moderate", "decision": "approve"})
+    assert ok.status_code == 302
+    petition.refresh_from_db()
+    assert petition.state == "open"
+    services.signature_create(petition=petition, signer=signer(1, ip="198.51.100.1"))
+    preview = staff_client.post(url, {"form": "invalidate", "ip": "198.51.100.1"}, follow=True)
+    assert "1 signature matches." in preview.content.decode()
+    assert Signature.objects.get().state == "pending"
+    staff_client.post(url, {"form": "invalidate", "ip": "198.51.100.1", "confirm": "on"})
+    assert Signature.objects.get().state == "invalidated"
+    blocks = staff_client.post(
+        "/staff/petitions/blocks/", {"kind": "domain", "value": "Spam.Example", "action": "block"}
+    )
+    assert blocks.status_code == 302
+    assert BlockRule.objects.get().value == "spam.example"

@@ -1,0 +1,21 @@
+"""The petition scheme and its rejection reasons, edited by admins (every change audited)."""
+
+from django.contrib import admin
+
+from engagement.core.admin import AuditedModelAdmin
+
+from .models import PetitionScheme, RejectionReason
+
+
+@admin.register(PetitionScheme)
+class PetitionSchemeAdmin(AuditedModelAdmin):
+    list_display = ["__str__", "sponsors_needed", "response_threshold", "debate_threshold"]
+
+    def has_add_permission(self, request) -> bool:
+        return not PetitionScheme.objects.exists()
+
+
+@admin.register(RejectionReason)
+class RejectionReasonAdmin(AuditedModelAdmin):
+    list_display = ["code", "label", "hides_text"]
+    search_fields = ["code", "label"]

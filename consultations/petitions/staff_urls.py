@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import staff_views
+
+app_name = "petitions_staff"
+
+urlpatterns = [
+    path("", staff_views.petitions, name="list"),
+    path("blocks/", staff_views.block_rules, name="blocks"),
+    path("<int:pk>/", staff_views.petition, name="petition"),
+]
