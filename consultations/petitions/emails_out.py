@@ -94,3 +94,36 @@ def suspicion_emails_send(found) -> int:
     for email in staff:
         send_email(to=email, subject=_("Petitions: suspicious signing"), body=body)
     return len(staff)
+
+
+def moderation_email_send(*, petition_id: int, decision: str, token: str) -> bool:
+    """Tell the creator what moderation decided (and, for changes, how to make them)."""
+    petition = Petition.objects.select_related("rejection").get(pk=petition_id)
+    creator = petition.signatures.filter(creator=True, anonymised_at=None).first()
+    if creator is None:
+        return False
+    if decision == "approve":
+        subject = _("Your petition is published")
+        body = _("Your petition “%(action)s” is open for signatures: %(link)s") % {
+            "action": petition.action,
+            "link": absolute_url(petition.get_absolute_url()),
+        }
+    elif decision == "reject":
+        subject = _("Your petition was not published")
+        body = _("Your petition “%(action)s” was rejected: %(reason)s\n\n%(details)s") % {
+            "action": petition.action,
+            "reason": petition.rejection.label if petition.rejection else "",
+            "details": petition.rejection_details,
+        }
+    else:
+        subject = _("Changes are needed to your petition")
+        body = _(
+            "Council staff ask for changes to your petition “%(action)s”:\n\n%(note)s\n\n"
+            "Make them here: %(link)s"
+        ) % {
+            "action": petition.action,
+            "note": petition.moderation_note,
+            "link": absolute_url(reverse("petitions:edit", kwargs={"token": token})),
+        }
+    send_email(to=creator.email, subject=subject, body=body)
+    return True

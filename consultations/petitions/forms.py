@@ -43,3 +43,16 @@ class PetitionForm(SignForm):
         super().__init__(*args, **kwargs)
         self.fields.pop("notify")
         self.fields["eligible"].label = _("I meet the conditions above to start a petition.")
+
+
+class EditForm(forms.Form):
+    action = forms.CharField(label=_("What do you want the council to do?"), max_length=80)
+    background = forms.CharField(
+        label=_("Why"), max_length=300, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    details = forms.CharField(
+        label=_("More details (optional)"),
+        max_length=800,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )

@@ -319,7 +319,57 @@ def petition_moderate(
             target=petition,
             changes={"state": [before, petition.state], "reason": reason.code if reason else ""},
         )
+        creator = petition.signatures.filter(creator=True).first()
+        if creator is not None:
+            token = ""
+            if decision == "changes":
+                # A fresh link for the creator to edit the petition (the old one confirmed it).
+                token = secrets.token_urlsafe(24)
+                Signature.objects.filter(pk=creator.pk).update(token_hash=_token_hash(token))
+            from .tasks import moderation_email
+
+            enqueue(moderation_email, petition.pk, decision, token)
     return petition
+
+
+def petition_edit(*, token: str, action: str, background: str, details: str) -> Petition:
+    """The creator's changes after moderation asked for them; it goes back to moderation."""
+    creator = (
+        Signature.objects.select_related("petition")
+        .filter(token_hash=_token_hash(token), creator=True)
+        .first()
+    )
+    if creator is None or creator.petition.state != Petition.State.CHANGES:
+        raise PetitionError(_("That link is not valid, or the petition cannot be changed now."))
+    petition = creator.petition
+    petition.action, petition.background, petition.details = (
+        action.strip(),
+        background.strip(),
+        details.strip(),
+    )
+    petition.full_clean(exclude=["sponsor_token"])
+    petition.state = Petition.State.SPONSORED
+    petition.save(update_fields=["action", "background", "details", "state"])
+    return petition
+
+
+def similar_petitions(text: str, *, limit: int = 5) -> list[Petition]:
+    """Open petitions sharing words with ``text`` (what a creator is typing), most signed first."""
+    from django.db.models import Q
+
+    words = [
+        w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if len(w) > 3
+    ]
+    if not words:
+        return []
+    match = Q()
+    for word in words[:8]:
+        match |= Q(action__icontains=word) | Q(background__icontains=word)
+    return list(
+        Petition.objects.filter(match, state=Petition.State.OPEN).order_by("-signature_count")[
+            :limit
+        ]
+    )
 
 
 def signatures_invalidate(

@@ -47,3 +47,8 @@ def alert_suspicious_activity() -> int:
     if found:
         emails_out.suspicion_emails_send(found)
     return len(found)
+
+
+@task
+def moderation_email(petition_id: int, decision: str, token: str) -> bool:
+    return emails_out.moderation_email_send(petition_id=petition_id, decision=decision, token=token)

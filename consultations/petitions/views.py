@@ -139,3 +139,29 @@ def sponsor(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("petitions:thanks", pk=petition.pk)
     context = {"petition": petition, "form": form, "scheme": services.scheme()}
     return render(request, "petitions/sponsor.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, token: str) -> HttpResponse:
+    """The creator makes the changes moderation asked for (the link came by email)."""
+    from .forms import EditForm
+
+    form = EditForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.petition_edit(token=token, **form.cleaned_data)
+        except (ValidationError, services.PetitionError) as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Thank you: your petition goes back to council staff."))
+            return redirect("petitions:index")
+    return render(
+        request, "petitions/edit.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@require_GET
+def similar(request: HttpRequest) -> HttpResponse:
+    """Open petitions like the one being typed (an htmx fragment on the create page)."""
+    found = services.similar_petitions(request.GET.get("action", "")[:200])
+    return render(request, "petitions/includes/_similar.html", {"similar": found})

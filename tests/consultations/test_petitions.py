@@ -295,3 +295,53 @@ def test_staff_moderate_and_remove_signatures_over_http(
     )
     assert blocks.status_code == 302
     assert BlockRule.objects.get().value == "spam.example"
+
+
+def test_changes_requested_then_made_by_the_creator(
+    client, postcode, staff, django_capture_on_commit_callbacks
+):
+    PetitionScheme.objects.create(sponsors_needed=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        petition = services.petition_create(
+            action="Mend teh road", background="Potholes", details="", signer=signer(0)
+        )
+    services.signature_confirm(token=last_token())
+    petition.refresh_from_db()
+    petition.state = Petition.State.SPONSORED
+    petition.save()
+    with pytest.raises(services.PetitionError, match="Say what needs to change"):
+        services.petition_moderate(petition=petition, actor=staff, decision="changes")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.petition_moderate(
+            petition=petition, actor=staff, decision="changes", details="Fix the spelling."
+        )
+    email = mail.outbox[-1]
+    assert email.subject == "Changes are needed to your petition"
+    assert "Fix the spelling." in email.body
+    token = re.search(r"/petitions/edit/([^/\s]+)/", email.body).group(1)
+    response = client.post(
+        f"/petitions/edit/{token}/", {"action": "Mend the road", "background": "Potholes"}
+    )
+    assert response.status_code == 302
+    petition.refresh_from_db()
+    assert (petition.action, petition.state) == ("Mend the road", "sponsored")
+    again = client.post(f"/petitions/edit/{token}/", {"action": "X", "background": "Y"})
+    assert again.status_code == 400  # no longer waiting for changes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.petition_moderate(petition=petition, actor=staff, decision="approve")
+    assert mail.outbox[-1].subject == "Your petition is published"
+
+
+def test_similar_open_petitions_are_suggested(client, postcode):
+    Petition.objects.create(
+        action="Reopen the swimming pool", background="b", sponsor_token="a", state="open"
+    )
+    Petition.objects.create(action="Plant trees", background="b", sponsor_token="b", state="open")
+    Petition.objects.create(
+        action="Swimming lessons", background="b", sponsor_token="c", state="rejected"
+    )
+    found = services.similar_petitions("Save our swimming pool!")
+    assert [p.action for p in found] == ["Reopen the swimming pool"]
+    html = client.get("/petitions/similar/?action=swimming").content.decode()
+    assert "Reopen the swimming pool" in html
+    assert "Swimming lessons" not in html
