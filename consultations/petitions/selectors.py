@@ -35,6 +35,51 @@ def signatures_by_ward(petition: Petition) -> list[tuple[str, int]]:
     return [(row["ward__name"] or "", row["n"]) for row in rows]
 
 
+SHADES = 5
+
+
+def ward_map(petition: Petition, size: int = 360) -> dict[str, Any] | None:
+    """Every ward shaded by its confirmed signatures (five shades; the table has the numbers)."""
+    from engagement.places.geometry import SvgProjection
+    from engagement.places.models import Ward
+
+    wards = list(Ward.objects.only("name", "boundary", "min_lon", "min_lat", "max_lon", "max_lat"))
+    if not wards:
+        return None
+    counts = dict(signatures_by_ward(petition))
+    most = max(counts.values(), default=0)
+    projection = SvgProjection(
+        (
+            min(w.min_lon for w in wards),
+            min(w.min_lat for w in wards),
+            max(w.max_lon for w in wards),
+            max(w.max_lat for w in wards),
+        ),
+        size,
+    )
+    shaded = []
+    for ward in wards:
+        n = counts.get(ward.name, 0)
+        shade = 0 if not n or not most else 1 + min(SHADES - 1, (n * SHADES - 1) // most)
+        shaded.append(
+            {"name": ward.name, "count": n, "shade": shade, "d": projection.path(ward.boundary)}
+        )
+    return {"width": projection.width, "height": projection.height, "wards": shaded}
+
+
+def petitions_json() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": p.pk,
+            "action": p.action,
+            "state": p.state,
+            "signature_count": p.signature_count,
+            "url": p.get_absolute_url(),
+        }
+        for p in public_petitions().order_by("-signature_count", "-pk")[:500]
+    ]
+
+
 def petition_json(petition: Petition) -> dict[str, Any]:
     """In the spirit of e-petitions' JSON: the petition, its state and its counts."""
     return {

@@ -45,6 +45,18 @@ class ResponseForm(forms.Form):
     )
 
 
+class DebateForm(forms.Form):
+    debate_at = forms.DateTimeField(
+        label=_lazy("Debate date"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    details = forms.CharField(
+        label=_lazy("Details"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    url = forms.URLField(
+        label=_lazy("Link to the meeting's agenda item or the recording"), required=False
+    )
+
+
 class PaperForm(forms.Form):
     paper_count = forms.IntegerField(label=_lazy("Paper signatures"), min_value=0)
     scan = forms.FileField(label=_lazy("Scan of the paper petition"), required=False)
@@ -102,6 +114,14 @@ def petition(request: HttpRequest, pk: int) -> HttpResponse:
             initial={"paper_count": petition.paper_count},
         ),
         "invalidate": InvalidateForm(request.POST if which == "invalidate" else None),
+        "debate": DebateForm(
+            request.POST if which == "debate" else None,
+            initial={
+                "debate_at": petition.debate_at,
+                "details": petition.debate_details,
+                "url": petition.debate_url,
+            },
+        ),
     }
     if request.method == "POST" and which in forms_ and forms_[which].is_valid():
         data = forms_[which].cleaned_data
@@ -123,6 +143,15 @@ def petition(request: HttpRequest, pk: int) -> HttpResponse:
                     response_cy=data["response_cy"],
                 )
                 messages.success(request, _("The response has been published."))
+            elif which == "debate":
+                services.petition_debate(
+                    petition=petition,
+                    actor=request.user,
+                    debate_at=data["debate_at"],
+                    details=data["details"],
+                    url=data["url"],
+                )
+                messages.success(request, _("The debate has been recorded."))
             elif which == "paper":
                 services.petition_paper(
                     petition=petition,

@@ -6,6 +6,7 @@ app_name = "petitions"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("petitions.json", views.petitions_json, name="list_json"),
     path("new/", views.create, name="create"),
     path("similar/", views.similar, name="similar"),
     path("edit/<str:token>/", views.edit, name="edit"),

@@ -61,6 +61,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "scheme": services.scheme(),
         "by_ward": selectors.signatures_by_ward(petition),
+        "map": selectors.ward_map(petition),
         "stream": f"petition.{petition.pk}",
     }
     return render(request, "petitions/detail.html", context, status=400 if form.errors else 200)
@@ -165,3 +166,8 @@ def similar(request: HttpRequest) -> HttpResponse:
     """Open petitions like the one being typed (an htmx fragment on the create page)."""
     found = services.similar_petitions(request.GET.get("action", "")[:200])
     return render(request, "petitions/includes/_similar.html", {"similar": found})
+
+
+@require_GET
+def petitions_json(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"petitions": selectors.petitions_json()})

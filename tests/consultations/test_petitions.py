@@ -345,3 +345,40 @@ def test_similar_open_petitions_are_suggested(client, postcode):
     html = client.get("/petitions/similar/?action=swimming").content.decode()
     assert "Reopen the swimming pool" in html
     assert "Swimming lessons" not in html
+
+
+def test_ward_map_and_list_json(client, postcode, staff, django_capture_on_commit_callbacks):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    shaded = selectors.ward_map(petition)
+    assert [(w["name"], w["count"], w["shade"]) for w in shaded["wards"]] == [("Canol", 3, 5)]
+    html = client.get(petition.get_absolute_url()).content.decode()
+    assert 'class="moot-shade-5"' in html
+    listing = client.get("/petitions/petitions.json").json()["petitions"]
+    assert listing == [
+        {
+            "id": petition.pk,
+            "action": "Save the lido",
+            "state": "open",
+            "signature_count": 3,
+            "url": f"/petitions/{petition.pk}/",
+        }
+    ]
+
+
+def test_staff_record_the_debate(
+    postcode, staff, staff_client, client, django_capture_on_commit_callbacks
+):
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    response = staff_client.post(
+        f"/staff/petitions/{petition.pk}/",
+        {
+            "form": "debate",
+            "debate_at": "2027-01-20T18:00",
+            "details": "Full council",
+            "url": "https://example.gov.uk/meetings/42#item-5",
+        },
+    )
+    assert response.status_code == 302
+    html = client.get(petition.get_absolute_url()).content.decode()
+    assert "20 January 2027, 18:00: Full council" in html
+    assert AuditEntry.objects.filter(action="petition.debate").count() == 1
