@@ -12,10 +12,15 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from engagement.core.i18n import localised
-from engagement.core.validators import validate_no_control_characters, validate_single_line
+from engagement.core.validators import (
+    validate_no_control_characters,
+    validate_no_markup,
+    validate_single_line,
+)
 
 _line = [validate_single_line]
 _text = [validate_no_control_characters]
+_public = [validate_no_markup]
 
 
 class PetitionScheme(models.Model):
@@ -97,10 +102,10 @@ class Petition(models.Model):
         CLOSED = "closed", _("Closed")
 
     action = models.CharField(
-        _("what do you want the council to do?"), max_length=80, validators=_line
+        _("what do you want the council to do?"), max_length=80, validators=[*_line, *_public]
     )
-    background = models.TextField(_("why"), max_length=300, validators=_text)
-    details = models.TextField(_("more details"), max_length=800, blank=True, validators=_text)
+    background = models.TextField(_("why"), max_length=300, validators=_public)
+    details = models.TextField(_("more details"), max_length=800, blank=True, validators=_public)
     state = models.CharField(max_length=10, choices=State, default=State.PENDING)
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -67,7 +67,7 @@ def _clean_signer(signer: Signer) -> tuple[str, str, Any]:
         errors["name"] = _("Enter your name.")
     elif len(name) > 100:
         errors["name"] = _("Your name must be 100 characters or fewer.")
-    elif any(ch in name for ch in "<>") or not name.isprintable():
+    elif any(ch in name for ch in "<>&") or not name.isprintable():
         errors["name"] = _("Enter your name without symbols like < or >.")
     try:
         validate_email(signer.email.strip())

@@ -38,3 +38,17 @@ def validate_hex_colour(value: str) -> None:
             _("Enter a colour as a # followed by six hexadecimal digits, like #1d70b8."),
             code="hex_colour",
         )
+
+
+_MARKUP = re.compile(r"<\s*[a-zA-Z!/?]|&#?[a-zA-Z0-9]+;")
+
+
+def validate_no_markup(value: str) -> None:
+    """Reject HTML tags and entities in plain-text fields a stranger fills in (petitions,
+    questions): pages escape them anyway, but text meant to be read should not carry markup."""
+    validate_no_control_characters(value)
+    if _MARKUP.search(value):
+        raise ValidationError(
+            _("Remove the HTML (text between < and >, or codes like &amp;) from this text."),
+            code="markup",
+        )

@@ -382,3 +382,26 @@ def test_staff_record_the_debate(
     html = client.get(petition.get_absolute_url()).content.decode()
     assert "20 January 2027, 18:00: Full council" in html
     assert AuditEntry.objects.filter(action="petition.debate").count() == 1
+
+
+@pytest.mark.parametrize(
+    "background",
+    ["<script>alert(1)</script>", "Click <a href=x>here</a>", "Fish &amp; chips"],
+)
+def test_html_in_a_petition_is_refused(postcode, background):
+    with pytest.raises(ValidationError) as caught:
+        services.petition_create(action="Act", background=background, details="", signer=signer(1))
+    assert caught.value.message_dict["background"] == [
+        "Remove the HTML (text between < and >, or codes like &amp;) from this text."
+    ]
+    assert Petition.objects.count() == 0
+
+
+def test_plain_text_with_symbols_is_fine(postcode):
+    petition = services.petition_create(
+        action="Cut speed to 20mph",
+        background="Fish & chips, 3 < 5, kids' safety",
+        details="",
+        signer=signer(1),
+    )
+    assert petition.background == "Fish & chips, 3 < 5, kids' safety"
