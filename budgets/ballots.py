@@ -8,7 +8,6 @@ can be told apart from one given once, and returns them as ``{project id: value}
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,37 +16,36 @@ from django.utils.formats import number_format
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from engagement.core.memo import memo
+
 # While a round is voting, which projects are on a ballot and what they cost cannot change (the
 # services refuse it), so each process keeps them for a few seconds: every ballot needs them.
 RULES_CACHE_SECONDS = 5.0
-_projects_cache: dict[tuple[int, str], tuple[float, dict[int, Decimal], dict[int, str]]] = {}
+
+
+@memo(seconds=RULES_CACHE_SECONDS)
+def _voting_ballot_projects(budget_id: int, language: str) -> tuple[dict, dict]:
+    return _load_ballot_projects(budget_id)
+
+
+def _load_ballot_projects(budget_id: int) -> tuple[dict[int, Decimal], dict[int, str]]:
+    from .models import Project
+
+    rows = list(
+        Project.objects.filter(budget_id=budget_id, status=Project.Status.ACCEPTED).only(
+            "pk", "cost", "title", "title_cy"
+        )
+    )
+    return {p.pk: p.cost for p in rows}, {p.pk: p.display_title for p in rows}
 
 
 def _ballot_projects(budget) -> tuple[dict[int, Decimal], dict[int, str]]:
     """``({id: cost}, {id: title})`` of the budget's ballot projects, cached while voting."""
-    from .models import Project, Round
+    from .models import Round
 
-    cacheable = budget.round.phase == Round.Phase.VOTING
-    key = (budget.pk, get_language() or "")
-    now = time.monotonic()
-    if cacheable:
-        cached = _projects_cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
-    rows = list(
-        Project.objects.filter(budget=budget, status=Project.Status.ACCEPTED).only(
-            "pk", "cost", "title", "title_cy"
-        )
-    )
-    costs = {p.pk: p.cost for p in rows}
-    titles = {p.pk: p.display_title for p in rows}
-    if cacheable:
-        _projects_cache[key] = (now + RULES_CACHE_SECONDS, costs, titles)
-    return costs, titles
-
-
-def ballot_projects_forget() -> None:
-    _projects_cache.clear()
+    if budget.round.phase == Round.Phase.VOTING:
+        return _voting_ballot_projects(budget.pk, get_language() or "")
+    return _load_ballot_projects(budget.pk)
 
 
 class BallotError(ValueError):

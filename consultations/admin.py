@@ -11,6 +11,12 @@ from .models import PetitionScheme, RejectionReason
 class PetitionSchemeAdmin(AuditedModelAdmin):
     list_display = ["__str__", "sponsors_needed", "response_threshold", "debate_threshold"]
 
+    def save_model(self, request, obj, form, change) -> None:
+        from .petitions.services import scheme
+
+        super().save_model(request, obj, form, change)
+        scheme.forget()  # this process at once; the others within five seconds
+
     def has_add_permission(self, request) -> bool:
         return not PetitionScheme.objects.exists()
 

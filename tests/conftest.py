@@ -22,19 +22,19 @@ pytest_plugins = ["tests.browser_fixtures"]
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    """Cached council settings and ballot projects must not leak between tests."""
-    from budgets.ballots import ballot_projects_forget
+    """Cached council settings and per-process memos must not leak between tests."""
+    from engagement.core.memo import forget_all
     from engagement.council.selectors import council_settings_forget
 
     cache.clear()
     council_settings_forget()
-    ballot_projects_forget()
+    forget_all()
     translation.activate("en-gb")  # a Welsh request in one test must not leak into the next
     yield
     translation.deactivate()
     cache.clear()
     council_settings_forget()
-    ballot_projects_forget()
+    forget_all()
 
 
 @pytest.fixture

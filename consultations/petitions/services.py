@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from consultations.models import BlockRule, Petition, PetitionScheme, RejectionReason, Signature
 from engagement.audit.services import audit_record
+from engagement.core.memo import memo
 from engagement.places.selectors import postcode_lookup
 from engagement.realtime.services import publish_soon
 from engagement.tasks import enqueue
@@ -40,7 +41,9 @@ class PetitionError(ValueError):
     """A request that cannot be taken; the message says why and nothing was stored."""
 
 
+@memo(seconds=5)
 def scheme() -> PetitionScheme:
+    """The scheme (kept five seconds per process: every signature reads its limits)."""
     return PetitionScheme.objects.order_by("pk").first() or PetitionScheme()
 
 
@@ -154,8 +157,18 @@ def sponsor_sign(*, petition: Petition, signer: Signer) -> Signature | None:
 # --- signing --------------------------------------------------------------------------------
 
 
+@memo(seconds=5)
+def _rules() -> dict[tuple[str, str], str]:
+    """Every block and allow rule as ``{(kind, value): action}``, kept five seconds per process
+    (a new rule applies everywhere within that)."""
+    return {
+        (kind, value): action
+        for kind, value, action in BlockRule.objects.values_list("kind", "value", "action")
+    }
+
+
 def _listed(kind: str, value: str | None, action: str) -> bool:
-    return bool(value) and BlockRule.objects.filter(kind=kind, value=value, action=action).exists()
+    return bool(value) and _rules().get((kind, value or "")) == action
 
 
 def _looks_fraudulent(petition: Petition, signer: Signer, rules: PetitionScheme) -> bool:
@@ -583,4 +596,5 @@ def block_rule_add(*, actor: Any, kind: str, value: str, action: str, note: str 
     with transaction.atomic():
         rule.save()
         audit_record(actor=actor, action="petition_block_rule.add", target=rule)
+    _rules.forget()  # this process at once; the others within five seconds
     return rule

@@ -8,6 +8,8 @@ from django.utils.translation import gettext as _
 from shapely.geometry import Point, shape
 from shapely.prepared import PreparedGeometry, prep
 
+from engagement.core.memo import memo
+
 from .models import Postcode, Ward
 
 # The full UK format (including the special cases GIR 0AA and the BFPO-style oddities are not
@@ -33,15 +35,29 @@ def normalise_postcode(raw: str) -> str:
 
 
 def postcode_lookup(raw: str) -> Postcode:
-    """The Postcode for ``raw``; ValidationError if malformed or not in this council's area."""
-    canonical = normalise_postcode(raw)
+    """The Postcode for ``raw``; ValidationError if malformed or not in this council's area.
+
+    Kept a minute per process (every signature and vote looks one up); imports call
+    ``postcode_forget()``. The ward comes without its boundary.
+    """
+    return _postcode(normalise_postcode(raw))
+
+
+@memo(seconds=60, size=50_000)
+def _postcode(canonical: str) -> Postcode:
     try:
-        return Postcode.objects.select_related("ward").get(postcode=canonical)
+        return (
+            Postcode.objects.select_related("ward").defer("ward__boundary").get(postcode=canonical)
+        )
     except Postcode.DoesNotExist:
         raise ValidationError(
             _("%(postcode)s is not a postcode in this council's area.") % {"postcode": canonical},
             code="unknown_postcode",
         ) from None
+
+
+def postcode_forget() -> None:
+    _postcode.forget()
 
 
 @lru_cache(maxsize=512)

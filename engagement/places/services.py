@@ -26,7 +26,7 @@ from .importers import (
     read_json,
 )
 from .models import Postcode, Ward
-from .selectors import ward_for_point
+from .selectors import postcode_forget, ward_for_point
 
 _WARD_FIELDS = ["name", "boundary", "min_lon", "min_lat", "max_lon", "max_lat"]
 _BATCH = 1000
@@ -47,6 +47,7 @@ def wards_import(*, source: Any, actor: Any | None = None, source_name: str = ""
     result = ImportResult()
     result.tally("wards", "created", 0)
     with transaction.atomic():
+        transaction.on_commit(postcode_forget)  # cached postcodes carry their ward
         existing = {ward.ons_code: ward for ward in Ward.objects.all()}
         taken = {ward.slug for ward in existing.values()}
         now = timezone.now()
@@ -118,6 +119,7 @@ def postcodes_import(
     errors = ImportErrors()
     rows = parse_postcode_csv(source, errors, result)
     with transaction.atomic():
+        transaction.on_commit(postcode_forget)
         ward_ids = dict(Ward.objects.values_list("ons_code", "id"))
         resolved: list[tuple[PostcodeRow, int]] = []
         for row in rows:

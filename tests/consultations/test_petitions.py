@@ -139,7 +139,7 @@ def test_over_the_ip_limit_a_signature_is_quietly_not_counted(
     assert states == {"Signer 20": "pending", "Signer 21": "fraudulent"}
     services.signature_confirm(token=last_token())
     assert Petition.objects.get().signature_count == 3
-    BlockRule.objects.create(kind="domain", value="spam.example", action="block")
+    services.block_rule_add(actor=staff, kind="domain", value="spam.example", action="block")
     services.signature_create(petition=petition, signer=signer(22, email="a@spam.example"))
     assert Signature.objects.get(name="Signer 22").state == "fraudulent"
 
@@ -251,7 +251,7 @@ def test_response_debate_paper_and_scheduled_jobs(
 
 def test_suspicious_activity_is_found(postcode, staff, django_capture_on_commit_callbacks):
     petition = open_petition(staff, django_capture_on_commit_callbacks)
-    BlockRule.objects.create(kind="ip", value="192.0.2.1", action="allow")
+    services.block_rule_add(actor=staff, kind="ip", value="192.0.2.1", action="allow")
     for n in range(20):
         services.signature_create(
             petition=petition, signer=signer(100 + n, ip="192.0.2.1", email=f"x{n}@odd.example")
