@@ -7,11 +7,15 @@ class ConsultationsConfig(AppConfig):
     verbose_name = _("Consultations and petitions")
 
     def ready(self) -> None:
+        from engagement.accounts import personal_data
         from engagement.core import home
         from engagement.realtime import streams
 
-        from .petitions import selectors
+        from .petitions import selectors, services
 
+        personal_data.register(
+            "petitions", export=services.petitions_export, anonymise=services.petitions_anonymise
+        )
         home.provide(
             "petitions", template="petitions/includes/_home.html", items=selectors.home_petitions
         )

@@ -598,3 +598,47 @@ def block_rule_add(*, actor: Any, kind: str, value: str, action: str, note: str 
         audit_record(actor=actor, action="petition_block_rule.add", target=rule)
     _rules.forget()  # this process at once; the others within five seconds
     return rule
+
+
+# --- personal data -------------------------------------------------------------------------------
+
+
+def _signatures_of(user: Any):
+    return Signature.objects.filter(
+        normalised_email=normalise_email(user.email), anonymised_at__isnull=True
+    ).select_related("petition")
+
+
+def petitions_export(user: Any) -> dict[str, Any]:
+    """The signatures made with the account's email address, and the petitions it started."""
+    return {
+        "signatures": [
+            {
+                "petition": s.petition.action,
+                "name": s.name,
+                "email": s.email,
+                "postcode": s.postcode,
+                "state": s.state,
+                "signed_at": s.created_at.isoformat(),
+                "creator": s.creator,
+                "sponsor": s.sponsor,
+            }
+            for s in _signatures_of(user)
+        ],
+        "petitions_started": [p.action for p in Petition.objects.filter(creator=user)],
+    }
+
+
+def petitions_anonymise(user: Any) -> None:
+    """Signatures stay counted, without the person; started petitions stay, without the link."""
+    now = timezone.now()
+    for signature in _signatures_of(user):
+        Signature.objects.filter(pk=signature.pk).update(
+            name="",
+            email="",
+            normalised_email=f"anonymised-{signature.pk}",
+            postcode="",
+            ip_address=None,
+            anonymised_at=now,
+        )
+    Petition.objects.filter(creator=user).update(creator=None)

@@ -405,3 +405,20 @@ def test_plain_text_with_symbols_is_fine(postcode):
         signer=signer(1),
     )
     assert petition.background == "Fish & chips, 3 < 5, kids' safety"
+
+
+def test_personal_data(postcode, resident, staff, django_capture_on_commit_callbacks):
+    from engagement.accounts.services import user_anonymise, user_data_export
+
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    services.signature_create(
+        petition=petition,
+        signer=services.Signer(name="Rhian", email=resident.email.upper(), postcode="CF10 1EP"),
+    )
+    exported = user_data_export(user=resident)["petitions"]["signatures"]
+    assert [(s["petition"], s["name"], s["state"]) for s in exported] == [
+        ("Save the lido", "Rhian", "pending")
+    ]
+    user_anonymise(user=resident)
+    signature = Signature.objects.get(name="", petition=petition, anonymised_at__isnull=False)
+    assert (signature.email, signature.postcode) == ("", "")
