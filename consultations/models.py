@@ -90,6 +90,10 @@ class RejectionReason(models.Model):
     def display_label(self) -> str:
         return localised(self.label, self.label_cy)
 
+    @property
+    def display_description(self) -> str:
+        return localised(self.description, self.description_cy)
+
 
 class Petition(models.Model):
     class State(models.TextChoices):

@@ -414,8 +414,10 @@ def seed_demo() -> DemoSummary:
         summary.changed |= any(result.changed for result in summary.results.values())
         summary.changed |= _seed_users(data, summary)
         from budgets.demo import seed_budget_rounds
+        from consultations.demo import seed_petitions
 
         summary.changed |= seed_budget_rounds()
+        summary.changed |= seed_petitions()
         if not summary.changed:
             transaction.set_rollback(True)
     return summary
