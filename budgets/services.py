@@ -33,6 +33,13 @@ from .models import Ballot, BallotChoice, Budget, PhoneCode, Project, Round, Vot
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
+VOTE_PATH_SECONDS = 2.0
+"""How long a process may keep a budget and its round on the voting path (see views)."""
+COUNT_GRACE = timedelta(seconds=10)
+"""Counting starts no sooner than this after the close, well past VOTE_PATH_SECONDS, so a
+ballot accepted by a process still holding the round from before the close is counted."""
+
+
 class VotingError(ValueError):
     """A vote that cannot be taken; the message says why and nothing was stored."""
 
@@ -907,6 +914,10 @@ def count_start(*, round_: Round, actor: Any, now: Any = None) -> list[Any]:
         raise VotingError(_("Only a round in voting or counting can be counted."))
     if round_.voting_closes_at and now < round_.voting_closes_at:
         raise VotingError(_("Voting has not closed yet."))
+    if round_.voting_closes_at and now < round_.voting_closes_at + COUNT_GRACE:
+        raise VotingError(
+            _("Voting closed a moment ago: wait a few seconds so every ballot in flight is stored.")
+        )
     from .models import PaperEntry
 
     if PaperEntry.objects.filter(budget__round=round_).exists():

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from engagement.core import ratelimit
+from engagement.core.memo import memo
 
 from . import selectors, services
 from .ballots import BallotError, BallotRules, ballot_clean, money
@@ -252,13 +253,22 @@ def _ballot_context(round_: Round, budget: Budget, submitted: list[tuple[int, in
 
 
 def _budget_for_vote(request: HttpRequest, slug: str, budget_pk: int) -> tuple[Round, Budget]:
-    """The budget and its round in one query (this is the path every ballot takes)."""
-    budget = get_object_or_404(
-        Budget.objects.select_related("round").exclude(round__phase=Round.Phase.DRAFT),
-        pk=budget_pk,
-        round__slug=slug,
-    )
+    """The budget and its round: every ballot takes this path, so each process keeps them for
+    ``services.VOTE_PATH_SECONDS`` (counting waits longer than that after the close)."""
+    budget = _vote_budget(budget_pk, slug)
+    if budget is None:
+        raise Http404
     return budget.round, budget
+
+
+@memo(seconds=services.VOTE_PATH_SECONDS)
+def _vote_budget(budget_pk: int, slug: str) -> Budget | None:
+    return (
+        Budget.objects.select_related("round")
+        .exclude(round__phase=Round.Phase.DRAFT)
+        .filter(pk=budget_pk, round__slug=slug)
+        .first()
+    )
 
 
 @login_required

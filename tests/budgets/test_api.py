@@ -29,7 +29,9 @@ def test_rounds_results_and_ballots(staff, django_capture_on_commit_callbacks):
     assert client.get(url).status_code == 404  # not before the results are published
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.count_start(round_=round_, actor=staff, now=round_.voting_closes_at)
+        services.count_start(
+            round_=round_, actor=staff, now=round_.voting_closes_at + services.COUNT_GRACE
+        )
     services.round_set_phase(round_=round_, actor=staff, phase="results")
     detail = client.get("/api/budget-rounds/parks-2026/").json()
     councilwide = next(b for b in detail["budgets"] if b["ward"] is None)

@@ -345,8 +345,12 @@ def test_counting_stores_the_outcome_and_publishes(
         )
     with pytest.raises(VotingError, match="has not closed"):
         services.count_start(round_=round_, actor=staff)
-    with django_capture_on_commit_callbacks(execute=True):
+    with pytest.raises(VotingError, match="every ballot in flight"):
         services.count_start(round_=round_, actor=staff, now=round_.voting_closes_at)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.count_start(
+            round_=round_, actor=staff, now=round_.voting_closes_at + services.COUNT_GRACE
+        )
     result = Result.objects.get(budget=budget)
     assert result.status == "done"
     assert result.progress == 100

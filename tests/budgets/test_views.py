@@ -155,7 +155,9 @@ def test_results_page_and_downloads(round_, staff, django_capture_on_commit_call
         who = services.Identity(user=user, ward=None, verified_by="email")
         services.ballot_cast(budget=budget, identity=who, choices={p[r]: 1 for r in refs})
     with django_capture_on_commit_callbacks(execute=True):
-        services.count_start(round_=round_, actor=staff, now=round_.voting_closes_at)
+        services.count_start(
+            round_=round_, actor=staff, now=round_.voting_closes_at + services.COUNT_GRACE
+        )
     services.round_set_phase(round_=round_, actor=staff, phase="results")
     from django.test import Client
 
