@@ -86,12 +86,6 @@ SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "2"))
 CELERY_CONCURRENCY = int(os.environ.get("BENCH_CELERY_CONCURRENCY", str(os.cpu_count() or 1)))
 TARGET_SIGNATURES_PER_S = 300.0
 TARGET_DELAY_P95_S = 2.0
-WORKER_INCLUDE = ("consultations.petitions.tasks",)
-"""Task modules the worker must be told to import. ``app.autodiscover_tasks()`` imports
-``<app>.tasks`` of each installed app, and petitions' tasks are in ``consultations.petitions``
-inside the ``consultations`` app, so a plain ``celery -A engagement worker`` does not know them
-and discards every confirmation email ("Received unregistered task"). Remove once the app
-registers them itself."""
 POSTCODES = 200
 POSTCODE_SEED = 2026
 CSRF_COOKIE = "csrftoken"
@@ -370,7 +364,6 @@ def celery_worker(ws: _stack.Workspace) -> Iterator[int]:
     command = [
         sys.executable, "-m", "celery", "-A", "engagement", "worker",
         "--concurrency", str(CELERY_CONCURRENCY), "--loglevel", "warning",
-        "--include", ",".join(WORKER_INCLUDE),
     ]  # fmt: skip
     _stack.log(f"starting a Celery worker (concurrency {CELERY_CONCURRENCY})")
     with (ws.directory / "celery.log").open("wb") as log:

@@ -42,3 +42,44 @@ def test_prune_removes_only_what_is_past_its_retention(resident):
     assert actions == ["audit.prune", "new.thing"]
     assert list(Notification.objects.values_list("pk", flat=True)) == [waiting.pk]
     assert stream_position("test.prune") == 2  # numbering never restarts
+
+
+def test_a_worker_registers_every_task_in_the_code_and_the_beat_schedule():
+    """A worker knows only what Celery's autodiscovery imports; a task it does not know is dropped.
+    A fresh interpreter, as a worker starts, so nothing the tests imported can hide a gap."""
+    import ast
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR)
+    declared = set()
+    for path in root.glob("*/**/*.py"):
+        if ".venv" in path.parts or "tests" in path.parts[len(root.parts) :][:1]:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and any(
+                (isinstance(d, ast.Name) and d.id == "task")
+                or (isinstance(d, ast.Call) and getattr(d.func, "id", "") == "task")
+                for d in node.decorator_list
+            ):
+                declared.add(f"{module}.{node.name}")
+    declared |= {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "consultations.petitions.tasks.send_signature_email" in declared
+
+    script = (
+        "import django, json; django.setup();"
+        "from engagement.celery import app; app.loader.import_default_modules();"
+        "print(json.dumps(sorted(app.tasks)))"
+    )
+    run = subprocess.run(  # noqa: S603 (our interpreter, our script)
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    registered = set(json.loads(run.stdout.strip().splitlines()[-1]))
+
+    assert declared - registered == set()
