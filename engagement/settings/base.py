@@ -329,6 +329,13 @@ SOCIAL_MASTODON_BASE_URL = env("SOCIAL_MASTODON_BASE_URL", default="https://mast
 SOCIAL_BLUESKY_BASE_URL = env("SOCIAL_BLUESKY_BASE_URL", default="https://bsky.social")
 FFMPEG_BINARY = env("FFMPEG_BINARY", default="")
 
+# --- Webcasts (what the server can do; what a meeting uses is edited in the control room) --------
+WEBCAST_RTMP_LISTEN_HOST = env("WEBCAST_RTMP_LISTEN_HOST", default="0.0.0.0")  # noqa: S104
+WEBCAST_RTMP_PUBLIC_HOST = env("WEBCAST_RTMP_PUBLIC_HOST", default="127.0.0.1")
+WEBCAST_RTMP_PORT_BASE = env.int("WEBCAST_RTMP_PORT_BASE", default=19350)
+WEBCAST_X264_PRESET = env("WEBCAST_X264_PRESET", default="veryfast")
+WEBCAST_DOCUMENT_MAX_BYTES = env.int("WEBCAST_DOCUMENT_MAX_BYTES", default=20 * 1024 * 1024)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
