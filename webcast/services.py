@@ -1,0 +1,500 @@
+"""Every write to webcasts: meetings and their status, agendas and documents, what is on now,
+and the ingest's record of its ffmpeg runs, gaps and health.
+
+Staff writes are audited in the same transaction; anything viewers see live is published on the
+meeting's stream (``meeting.<id>``) after commit; ingest health goes to the staff-only control
+stream (``webcast-control.<id>``), coalesced to about one push a second.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from engagement.audit.services import audit_record, model_changes
+from engagement.realtime.services import publish, publish_soon
+
+from . import pipeline
+from .models import AgendaDocument, AgendaItem, IngestGap, IngestRun, ItemMark, Meeting, SpeakerMark
+
+S = Meeting.Status
+
+TRANSITIONS: dict[str, set[str]] = {
+    S.SCHEDULED: {S.LIVE, S.ENDED},
+    S.LIVE: {S.ADJOURNED, S.ENDED},
+    S.ADJOURNED: {S.LIVE, S.ENDED},
+    S.ENDED: {S.ARCHIVED},
+    S.ARCHIVED: set(),
+}
+"""Allowed status changes. ``scheduled → ended`` covers a meeting held without a webcast."""
+
+MEETING_FIELDS = ["committee", "title", "starts_at", "venue", "description", "source", "pull_url"]
+
+
+class WebcastError(ValueError):
+    """A request that cannot be taken; the message says why and nothing was changed."""
+
+
+def new_stream_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _clean_meeting(meeting: Meeting, ladder: str) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        meeting.full_clean(exclude=["current_item", "stream_key"])
+    except ValidationError as exc:
+        errors |= exc.message_dict
+    if meeting.source == Meeting.Source.PULL:
+        if not meeting.pull_url:
+            errors.setdefault("pull_url", []).append(_("Enter the camera or server URL."))
+        elif not meeting.pull_url.lower().startswith(pipeline.PULL_SCHEMES):
+            errors.setdefault("pull_url", []).append(
+                _("The URL must start with rtsp://, srt://, rtmp://, http:// or https://.")
+            )
+    try:
+        meeting.ladder = ",".join(str(h) for h in pipeline.parse_ladder(ladder))
+    except pipeline.PipelineError as exc:
+        errors.setdefault("ladder", []).append(str(exc))
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def meeting_create(
+    *,
+    actor: Any,
+    committee: Any,
+    title: str,
+    starts_at: datetime,
+    venue: str = "",
+    description: str = "",
+    source: str = Meeting.Source.RTMP,
+    pull_url: str = "",
+    ladder: str = "720,480,240",
+) -> Meeting:
+    meeting = Meeting(
+        committee=committee,
+        title=title.strip(),
+        starts_at=starts_at,
+        venue=venue.strip(),
+        description=description.strip(),
+        source=source,
+        pull_url=pull_url.strip(),
+        stream_key=new_stream_key(),
+    )
+    _clean_meeting(meeting, ladder)
+    meeting.save()
+    audit_record(actor=actor, action="meeting.create", target=meeting)
+    return meeting
+
+
+@transaction.atomic
+def meeting_update(
+    *, actor: Any, meeting: Meeting, ladder: str | None = None, **fields: Any
+) -> Meeting:
+    """Change the meeting's details; ``fields`` are among :data:`MEETING_FIELDS`."""
+    unknown = set(fields) - set(MEETING_FIELDS)
+    if unknown:
+        raise WebcastError(f"Unknown meeting fields: {', '.join(sorted(unknown))}")
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    before = {name: getattr(meeting, name) for name in [*MEETING_FIELDS, "ladder"]}
+    for name, value in fields.items():
+        setattr(meeting, name, value.strip() if isinstance(value, str) else value)
+    _clean_meeting(meeting, ladder if ladder is not None else meeting.ladder)
+    meeting.save()
+    changes = model_changes(meeting, [*MEETING_FIELDS, "ladder"], before)
+    if changes:
+        audit_record(actor=actor, action="meeting.update", target=meeting, changes=changes)
+    _publish_status(meeting)
+    return meeting
+
+
+@transaction.atomic
+def meeting_stream_key_reset(*, actor: Any, meeting: Meeting) -> Meeting:
+    """A new secret key (the old one stops working when the stream next (re)starts)."""
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    meeting.stream_key = new_stream_key()
+    meeting.save(update_fields=["stream_key", "updated_at"])
+    audit_record(actor=actor, action="meeting.stream_key_reset", target=meeting)
+    return meeting
+
+
+@transaction.atomic
+def meeting_transition(*, actor: Any, meeting: Meeting, to: str) -> Meeting:
+    """Move the meeting to status ``to`` if :data:`TRANSITIONS` allows it.
+
+    Going live starts the stream if it is not running; ending stops it and clears what is on
+    now. Viewers are told at once (the status banner and the player's slate).
+    """
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if to not in TRANSITIONS.get(meeting.status, set()):
+        raise WebcastError(
+            _("A meeting that is %(current)s cannot be made %(wanted)s.")
+            % {
+                "current": meeting.get_status_display().lower(),
+                "wanted": str(dict(S.choices).get(to, to)).lower(),
+            }
+        )
+    before = meeting.status
+    now = timezone.now()
+    meeting.status = to
+    if to == S.LIVE:
+        meeting.went_live_at = meeting.went_live_at or now
+        meeting.ingest_enabled = True
+    elif to == S.ENDED:
+        meeting.ended_at = now
+        meeting.ingest_enabled = False
+        meeting.current_speaker = ""
+        meeting.current_speaker_role = ""
+    meeting.save()
+    audit_record(
+        actor=actor,
+        action=f"meeting.{to}",
+        target=meeting,
+        changes={"status": [before, to]},
+    )
+    _publish_status(meeting)
+    return meeting
+
+
+@transaction.atomic
+def meeting_ingest_set(*, actor: Any, meeting: Meeting, enabled: bool) -> Meeting:
+    """Start (for a rehearsal or before going live) or stop the stream."""
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if enabled and meeting.status in {S.ENDED, S.ARCHIVED}:
+        raise WebcastError(_("This meeting has ended: its stream cannot be started again."))
+    if meeting.ingest_enabled == enabled:
+        return meeting
+    meeting.ingest_enabled = enabled
+    if enabled:
+        meeting.ingest_error = ""
+    meeting.save(update_fields=["ingest_enabled", "ingest_error", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="meeting.stream_start" if enabled else "meeting.stream_stop",
+        target=meeting,
+    )
+    publish_soon(stream=meeting.control_stream)
+    return meeting
+
+
+def _publish_status(meeting: Meeting) -> None:
+    html = render_to_string("webcast/includes/_status.html", {"meeting": meeting})
+    publish(
+        stream=meeting.stream,
+        event="meeting.status",
+        html=html,
+        payload={"status": meeting.status},
+    )
+
+
+# --- agenda ------------------------------------------------------------------------------------
+
+
+def _clean_item(item: AgendaItem) -> None:
+    try:
+        item.full_clean(exclude=["subject_type"])
+    except ValidationError as exc:
+        if "__all__" in exc.message_dict:
+            raise ValidationError(
+                {"number": [_("Another item on this agenda already has that number.")]}
+            ) from exc
+        raise
+
+
+@transaction.atomic
+def agenda_item_create(
+    *,
+    actor: Any,
+    meeting: Meeting,
+    number: str,
+    title: str,
+    description: str = "",
+    subject: Any = None,
+) -> AgendaItem:
+    position = (meeting.items.aggregate(m=Max("position"))["m"] or 0) + 1
+    item = AgendaItem(
+        meeting=meeting,
+        number=number.strip(),
+        title=title.strip(),
+        description=description.strip(),
+        position=position,
+    )
+    if subject is not None:
+        item.subject = subject
+    _clean_item(item)
+    item.save()
+    audit_record(actor=actor, action="agenda_item.create", target=item)
+    _publish_agenda(meeting)
+    return item
+
+
+@transaction.atomic
+def agenda_item_update(
+    *,
+    actor: Any,
+    item: AgendaItem,
+    number: str,
+    title: str,
+    description: str = "",
+    position: int | None = None,
+    subject: Any = None,
+) -> AgendaItem:
+    item = AgendaItem.objects.select_for_update().get(pk=item.pk)
+    fields = ["number", "title", "description", "position", "subject_id"]
+    before = {name: getattr(item, name) for name in fields}
+    item.number, item.title, item.description = number.strip(), title.strip(), description.strip()
+    if position is not None:
+        item.position = position
+    item.subject = subject
+    if subject is None:
+        item.subject_type, item.subject_id = None, ""
+    _clean_item(item)
+    item.save()
+    changes = model_changes(item, fields, before)
+    if changes:
+        audit_record(actor=actor, action="agenda_item.update", target=item, changes=changes)
+    _publish_agenda(item.meeting)
+    return item
+
+
+@transaction.atomic
+def agenda_item_delete(*, actor: Any, item: AgendaItem) -> None:
+    if item.marks.exists():
+        raise WebcastError(
+            _("This item has been discussed on the webcast and cannot be deleted; edit it instead.")
+        )
+    meeting = item.meeting
+    audit_record(actor=actor, action="agenda_item.delete", target=item)
+    for document in item.documents.all():
+        document.file.delete(save=False)
+    item.delete()
+    _publish_agenda(meeting)
+
+
+def _check_pdf(upload: UploadedFile) -> None:
+    limit = settings.WEBCAST_DOCUMENT_MAX_BYTES
+    if upload.size is None or upload.size == 0:
+        raise ValidationError({"file": [_("The selected file is empty.")]})
+    if upload.size > limit:
+        raise ValidationError(
+            {
+                "file": [
+                    _("The selected file must be smaller than %(mb)s MB.")
+                    % {"mb": limit // (1024 * 1024)}
+                ]
+            }
+        )
+    upload.seek(0)
+    head = upload.read(5)
+    upload.seek(0)
+    if head != b"%PDF-" or not (upload.name or "").lower().endswith(".pdf"):
+        raise ValidationError({"file": [_("The selected file must be a PDF.")]})
+
+
+@transaction.atomic
+def agenda_document_add(
+    *, actor: Any, item: AgendaItem, title: str, file: UploadedFile
+) -> AgendaDocument:
+    _check_pdf(file)
+    document = AgendaDocument(item=item, title=title.strip(), size=file.size or 0)
+    try:
+        document.full_clean(exclude=["file"])
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from exc
+    document.file.save(Path(file.name or "document.pdf").name, file, save=False)
+    document.save()
+    audit_record(actor=actor, action="agenda_document.add", target=document)
+    return document
+
+
+@transaction.atomic
+def agenda_document_delete(*, actor: Any, document: AgendaDocument) -> None:
+    audit_record(actor=actor, action="agenda_document.delete", target=document)
+    transaction.on_commit(lambda name=document.file.name: document.file.storage.delete(name))
+    document.delete()
+
+
+def _publish_agenda(meeting: Meeting) -> None:
+    from .selectors import agenda_context
+
+    if meeting.status in {S.SCHEDULED, S.LIVE, S.ADJOURNED}:
+        html = render_to_string("webcast/includes/_agenda.html", agenda_context(meeting))
+        current = meeting.current_item_id
+        publish(stream=meeting.stream, event="meeting.agenda", html=html, payload={"item": current})
+
+
+# --- what is on now ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def meeting_now_on_item(
+    *, actor: Any, meeting: Meeting, item: AgendaItem, at: datetime | None = None
+) -> ItemMark:
+    """ "Now on item N": store the time (now unless ``at`` is given) and tell every viewer.
+
+    Times must not go backwards: a mark earlier than the meeting's last mark, or before it went
+    live, is refused (a correction is an edit of that mark, in the archive).
+    """
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.status not in {S.LIVE, S.ADJOURNED}:
+        raise WebcastError(_("The meeting is not live."))
+    if item.meeting_id != meeting.pk:
+        raise WebcastError(_("That item is not on this meeting's agenda."))
+    at = at or timezone.now()
+    last = meeting.item_marks.order_by("-at").first()
+    if last is not None and at < last.at:
+        raise WebcastError(
+            _("Agenda times must be in order: item %(number)s was marked at %(time)s.")
+            % {"number": last.item.number, "time": timezone.localtime(last.at).strftime("%H:%M:%S")}
+        )
+    if meeting.went_live_at and at < meeting.went_live_at:
+        raise WebcastError(_("That time is before the meeting went live."))
+    mark = ItemMark.objects.create(meeting=meeting, item=item, at=at, actor=actor)
+    meeting.current_item = item
+    meeting.save(update_fields=["current_item", "updated_at"])
+    audit_record(
+        actor=actor, action="meeting.now_on_item", target=meeting, changes={"item": item.number}
+    )
+    _publish_agenda(meeting)
+    publish(
+        stream=meeting.stream,
+        event="meeting.item",
+        payload={"item": item.pk, "number": item.number, "at": at.isoformat()},
+    )
+    return mark
+
+
+@transaction.atomic
+def meeting_speaker_set(
+    *, actor: Any, meeting: Meeting, name: str, role: str, councillor: Any = None
+) -> SpeakerMark | None:
+    """Mark who is speaking (an empty name clears it). Shown to viewers and kept for the
+    archive's speaker index."""
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.status not in {S.LIVE, S.ADJOURNED}:
+        raise WebcastError(_("The meeting is not live."))
+    name = (councillor.name if councillor is not None else name).strip()
+    mark = None
+    if name:
+        if role not in SpeakerMark.Role.values:
+            raise ValidationError(
+                {
+                    "role": [
+                        _("Choose whether they are a councillor, an officer or a public speaker.")
+                    ]
+                }
+            )
+        mark = SpeakerMark(
+            meeting=meeting, at=timezone.now(), name=name, role=role, councillor=councillor
+        )
+        try:
+            mark.full_clean()
+        except ValidationError as exc:
+            raise ValidationError({"name": exc.message_dict.get("name", exc.messages)}) from exc
+        mark.save()
+    meeting.current_speaker = name
+    meeting.current_speaker_role = role if name else ""
+    meeting.save(update_fields=["current_speaker", "current_speaker_role", "updated_at"])
+    audit_record(actor=actor, action="meeting.speaker", target=meeting, changes={"speaker": name})
+    publish(
+        stream=meeting.stream,
+        event="meeting.speaker",
+        html=render_to_string("webcast/includes/_speaker.html", {"meeting": meeting}),
+        payload={"name": name, "role": meeting.current_speaker_role},
+    )
+    return mark
+
+
+# --- the ingest (called by the supervisor: the system, not a person) ---------------------------
+
+
+def live_dir(meeting: Meeting) -> Path:
+    return Path(settings.MEDIA_ROOT) / "webcast" / "live" / str(meeting.pk)
+
+
+def recordings_dir(meeting: Meeting) -> Path:
+    return Path(settings.MEDIA_ROOT) / "webcast" / "recordings" / str(meeting.pk)
+
+
+@transaction.atomic
+def ingest_run_start(*, meeting: Meeting, mode: str = IngestRun.Mode.PROGRAMME) -> IngestRun:
+    """A new run with the next number and a recording file name nothing has used."""
+    Meeting.objects.select_for_update().get(pk=meeting.pk)
+    number = (meeting.runs.aggregate(m=Max("number"))["m"] or 0) + 1
+    recording = ""
+    if mode == IngestRun.Mode.PROGRAMME:
+        recording = str(recordings_dir(meeting) / f"part-{number:04d}.ts")
+    return IngestRun.objects.create(
+        meeting=meeting,
+        number=number,
+        mode=mode,
+        started_at=timezone.now(),
+        recording=recording,
+    )
+
+
+@transaction.atomic
+def ingest_run_first_frame(*, run: IngestRun) -> None:
+    """The run is producing pictures: close any open gap and clear the error shown to staff."""
+    now = timezone.now()
+    IngestRun.objects.filter(pk=run.pk, first_frame_at__isnull=True).update(first_frame_at=now)
+    closed = IngestGap.objects.filter(meeting_id=run.meeting_id, ended_at__isnull=True).update(
+        ended_at=now
+    )
+    Meeting.objects.filter(pk=run.meeting_id).update(ingest_error="")
+    if closed:
+        audit_record(actor=None, action="meeting.stream_restored", target=run.meeting)
+    publish_soon(stream=run.meeting.control_stream)
+
+
+@transaction.atomic
+def ingest_run_end(
+    *, run: IngestRun, exit_code: int | None, error: str = "", planned: bool = False
+) -> IngestGap | None:
+    """Record the end of a run; an unplanned end while the stream is wanted opens a gap."""
+    run = IngestRun.objects.select_for_update().get(pk=run.pk)
+    if run.ended_at is not None:
+        return None
+    now = timezone.now()
+    run.ended_at, run.exit_code, run.error = now, exit_code, error[:500]
+    run.save(update_fields=["ended_at", "exit_code", "error"])
+    meeting = Meeting.objects.get(pk=run.meeting_id)
+    if planned or not meeting.ingest_enabled:
+        return None
+    if error:
+        Meeting.objects.filter(pk=meeting.pk).update(ingest_error=error[:500])
+    publish_soon(stream=meeting.control_stream)
+    if run.first_frame_at is None:
+        return None  # never started: the gap already open (if any) goes on
+    gap = IngestGap.objects.create(meeting=meeting, started_at=now, reason=error[:500])
+    audit_record(
+        actor=None,
+        action="meeting.stream_gap",
+        target=meeting,
+        changes={"run": run.number, "exit_code": exit_code, "error": error[:200]},
+    )
+    return gap
+
+
+def ingest_health_record(*, meeting_id: int, health: dict[str, Any]) -> None:
+    """The latest ffmpeg progress (about once a second); staff see it within a second."""
+    Meeting.objects.filter(pk=meeting_id).update(health=health, health_at=timezone.now())
+    publish_soon(stream=f"webcast-control.{meeting_id}")
+
+
+def ingest_error_set(*, meeting_id: int, error: str) -> None:
+    Meeting.objects.filter(pk=meeting_id).update(ingest_error=error[:500])
+    publish_soon(stream=f"webcast-control.{meeting_id}")
