@@ -287,6 +287,7 @@ class Progress:
     dropped: int
     duplicated: int
     out_seconds: float
+    total_size: int
     ended: bool
 
     def as_dict(self) -> dict[str, Any]:
@@ -330,6 +331,7 @@ def parse_progress(lines: Iterable[str]) -> Iterator[Progress]:
             dropped=int(_number(block.get("drop_frames")) or 0),
             duplicated=int(_number(block.get("dup_frames")) or 0),
             out_seconds=out_us_value / 1_000_000,
+            total_size=int(_number(block.get("total_size")) or 0),
             ended=value.strip() == "end",
         )
         block = {}

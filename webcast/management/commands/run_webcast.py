@@ -1,0 +1,52 @@
+"""``manage.py run_webcast MEETING`` or ``manage.py run_webcast --all``: the webcast supervisor.
+
+Run it under the process manager (systemd, the demo launcher): it keeps ffmpeg running for a
+meeting whose stream is started in the control room, restarts it if it dies, and stops it when
+the stream is stopped or the meeting ends. ``--all`` supervises every meeting whose stream is
+started, each in its own thread. SIGTERM and SIGINT stop ffmpeg gracefully, then exit.
+"""
+
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
+
+from webcast.models import Meeting
+from webcast.supervisor import MeetingSupervisor
+
+
+class Command(BaseCommand):
+    help = "Supervise the ffmpeg of one meeting, or of every meeting whose stream is started."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("meeting", nargs="?", type=int, help="a meeting id")
+        parser.add_argument("--all", action="store_true", help="every started meeting")
+        parser.add_argument("--restart-delay", type=float, default=1.0)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if bool(options["meeting"]) == bool(options["all"]):
+            raise CommandError("Give a meeting id or --all (not both).")
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        delay = options["restart_delay"]
+        if options["meeting"]:
+            if not Meeting.objects.filter(pk=options["meeting"]).exists():
+                raise CommandError(f"There is no meeting {options['meeting']}.")
+            MeetingSupervisor(options["meeting"], restart_delay=delay).run(stop)
+            return
+        running: dict[int, threading.Thread] = {}
+        while not stop.is_set():
+            close_old_connections()
+            wanted = Meeting.objects.filter(ingest_enabled=True).values_list("pk", flat=True)
+            for pk in wanted:
+                if pk not in running or not running[pk].is_alive():
+                    supervisor = MeetingSupervisor(pk, restart_delay=delay, exit_when_idle=True)
+                    thread = threading.Thread(target=supervisor.run, args=(stop,), daemon=False)
+                    thread.start()
+                    running[pk] = thread
+            stop.wait(2)
+        for thread in running.values():
+            thread.join(timeout=15)
