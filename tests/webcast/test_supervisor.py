@@ -1,0 +1,234 @@
+"""The supervisor for real: ffmpeg runs, is killed, comes back within 5 s, the gap is recorded,
+and every safety-recording part plays end to end. Transactional: the supervisor's threads use
+their own database connections, as in production."""
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engagement.audit.models import AuditEntry
+from webcast import pipeline, services
+from webcast.models import IngestGap, IngestRun, Meeting
+from webcast.supervisor import MeetingSupervisor, desired_mode, rtmp_port
+
+from .factories import ffmpeg_bin, make_meeting
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 20, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or check}")
+
+
+def decode(path: Path) -> tuple[int, str, pipeline.MediaInfo]:
+    run = subprocess.run(  # noqa: S603
+        [ffmpeg_bin(), *pipeline.decode_args(str(path))], capture_output=True, text=True
+    )
+    probe = subprocess.run(  # noqa: S603
+        [ffmpeg_bin(), *pipeline.probe_args(str(path))], capture_output=True, text=True
+    )
+    return run.returncode, run.stderr.strip(), pipeline.parse_media_info(probe.stderr)
+
+
+@pytest.fixture
+def supervise() -> Iterator[Callable[[Meeting], MeetingSupervisor]]:
+    started: list[tuple[threading.Thread, threading.Event]] = []
+
+    def start(meeting: Meeting, **options) -> MeetingSupervisor:
+        options.setdefault("restart_delay", 0.5)
+        options.setdefault("poll", 0.2)
+        options.setdefault("encoding", pipeline.Encoding(preset="ultrafast"))
+        supervisor = MeetingSupervisor(meeting.pk, **options)
+        stop = threading.Event()
+        thread = threading.Thread(target=supervisor.run, args=(stop,))
+        thread.start()
+        started.append((thread, stop))
+        return supervisor
+
+    yield start
+    for thread, stop in started:
+        stop.set()
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+
+
+def live_meeting(**extra) -> Meeting:
+    meeting = make_meeting(ladder="360,240", **extra)
+    return services.meeting_transition(actor=None, meeting=meeting, to=Meeting.Status.LIVE)
+
+
+def first_frame(meeting: Meeting, number: int) -> IngestRun:
+    return wait_for(
+        lambda: IngestRun.objects.filter(
+            meeting=meeting, number=number, first_frame_at__isnull=False
+        ).first(),
+        what=f"run {number} to produce frames",
+    )
+
+
+def test_desired_mode():
+    meeting = Meeting(status=Meeting.Status.LIVE, ingest_enabled=True)
+    assert desired_mode(meeting) == "programme"
+    meeting.status = Meeting.Status.ADJOURNED
+    assert desired_mode(meeting) == "slate"
+    meeting.status = Meeting.Status.SCHEDULED
+    assert desired_mode(meeting) == "programme"  # a rehearsal before going live
+    meeting.ingest_enabled = False
+    assert desired_mode(meeting) is None
+    meeting.ingest_enabled, meeting.status = True, Meeting.Status.ENDED
+    assert desired_mode(meeting) is None
+
+
+def test_killed_ffmpeg_is_restarted_the_gap_recorded_and_recordings_intact(supervise):
+    meeting = live_meeting()
+    supervisor = supervise(meeting)
+    run1 = first_frame(meeting, 1)
+    time.sleep(3)
+    wait_for(lambda: Meeting.objects.get(pk=meeting.pk).health.get("frame", 0) > 25)
+    health = Meeting.objects.get(pk=meeting.pk).health
+    assert health["run"] == 1
+    assert health["fps"] > 10
+    assert health["dropped"] == 0
+
+    os.kill(supervisor.process.pid, signal.SIGKILL)  # a crash
+    killed_at = time.monotonic()
+    run2 = first_frame(meeting, 2)
+    assert time.monotonic() - killed_at < 5
+
+    run1.refresh_from_db()
+    assert run1.exit_code == -signal.SIGKILL
+    assert run1.error == "ffmpeg stopped unexpectedly (SIGKILL)."
+    gap = IngestGap.objects.get(meeting=meeting)
+    assert gap.started_at == run1.ended_at
+    assert gap.ended_at == run2.first_frame_at
+    assert 0 < gap.seconds < 5
+    assert AuditEntry.objects.filter(action="meeting.stream_gap").count() == 1
+    assert AuditEntry.objects.filter(action="meeting.stream_restored").count() == 1
+    time.sleep(2.5)
+
+    services.meeting_transition(actor=None, meeting=meeting, to=Meeting.Status.ENDED)
+    wait_for(
+        lambda: IngestRun.objects.filter(meeting=meeting, number=2, ended_at__isnull=False).exists()
+    )
+    run2.refresh_from_db()
+    assert run2.error == ""
+    assert IngestRun.objects.filter(meeting=meeting).count() == 2
+    assert IngestGap.objects.filter(meeting=meeting).count() == 1  # a planned stop is no gap
+
+    # Every part of the safety recording plays end to end, the killed one up to its last packet.
+    parts = sorted(Path(services.recordings_dir(meeting)).glob("part-*.ts"))
+    assert [p.name for p in parts] == ["part-0001.ts", "part-0002.ts"]
+    for part in parts:
+        code, errors, info = decode(part)
+        assert code == 0
+        assert errors == ""
+        assert (info.width, info.height) == (1280, 720)
+        assert info.duration > 2.5
+
+    # The live playlists carry both runs, the restart marked as a discontinuity.
+    playlist = (services.live_dir(meeting) / "240p" / "index.m3u8").read_text()
+    segments = pipeline.parse_media_playlist(playlist)
+    assert segments[0].uri.startswith("r001_")
+    assert segments[-1].uri.startswith("r002_")
+    restart = next(i for i, s in enumerate(segments) if s.uri.startswith("r002_"))
+    assert segments[restart].discontinuity
+    assert playlist.rstrip().endswith("#EXT-X-ENDLIST")
+
+
+def test_adjourning_switches_to_the_slate_and_resuming_back_without_a_gap(supervise):
+    meeting = live_meeting()
+    supervise(meeting)
+    first_frame(meeting, 1)
+    services.meeting_transition(actor=None, meeting=meeting, to=Meeting.Status.ADJOURNED)
+    slate = first_frame(meeting, 2)
+    assert slate.mode == "slate"
+    assert slate.recording == ""  # nothing said during the break is recorded
+    services.meeting_transition(actor=None, meeting=meeting, to=Meeting.Status.LIVE)
+    back = first_frame(meeting, 3)
+    assert back.mode == "programme"
+    assert back.recording.endswith("part-0003.ts")
+    assert not IngestGap.objects.filter(meeting=meeting).exists()
+    assert list(IngestRun.objects.filter(meeting=meeting).values_list("error", flat=True)) == [
+        "",
+        "",
+        "",
+    ]
+    playlist = (services.live_dir(meeting) / "360p" / "index.m3u8").read_text()
+    assert {s.uri[:4] for s in pipeline.parse_media_playlist(playlist)} >= {"r001", "r002"}
+
+
+def test_an_input_that_never_starts_shows_its_error_and_backs_off(supervise):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once closed
+    meeting = live_meeting(source=Meeting.Source.PULL, pull_url=f"rtsp://127.0.0.1:{port}/cam")
+    supervise(meeting, restart_delay=0.5)
+    wait_for(lambda: Meeting.objects.get(pk=meeting.pk).ingest_error, what="an error")
+    time.sleep(3)
+    meeting.refresh_from_db()
+    assert "Connection refused" in meeting.ingest_error
+    runs = IngestRun.objects.filter(meeting=meeting).count()
+    # 0.5, 1, 2 s back-off: at most four attempts in this time, not a tight loop.
+    assert 2 <= runs <= 4
+    assert not IngestGap.objects.filter(meeting=meeting).exists()
+
+
+def push(url: str, seconds: float) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603
+        [ffmpeg_bin(), "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+         "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine", "-t", str(seconds),
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_rtmp_push_with_the_wrong_key_is_refused_and_the_right_key_is_taken(supervise, settings):
+    settings.WEBCAST_RTMP_LISTEN_HOST = "127.0.0.1"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        settings.WEBCAST_RTMP_PORT_BASE = sock.getsockname()[1] - 1000
+    meeting = live_meeting(source=Meeting.Source.RTMP)
+    port = rtmp_port(meeting)
+    supervise(meeting)
+    wait_for(lambda: IngestRun.objects.filter(meeting=meeting).exists())
+    time.sleep(0.5)
+    intruder = push(f"rtmp://127.0.0.1:{port}/not-the-key/live", 3)
+    wait_for(
+        lambda: Meeting.objects.get(pk=meeting.pk).ingest_error,
+        what="the wrong key to be refused",
+    )
+    intruder.wait(timeout=10)
+    assert (
+        Meeting.objects.get(pk=meeting.pk).ingest_error
+        == "A push with a wrong stream key was refused."
+    )
+    assert not IngestRun.objects.filter(meeting=meeting, first_frame_at__isnull=False).exists()
+
+    wait_for(lambda: IngestRun.objects.filter(meeting=meeting, ended_at__isnull=True).exists())
+    time.sleep(0.5)
+    encoder = push(f"rtmp://127.0.0.1:{port}/{meeting.stream_key}/live", 4)
+    run = wait_for(
+        lambda: IngestRun.objects.filter(meeting=meeting, first_frame_at__isnull=False).first(),
+        what="the encoder's pictures",
+    )
+    encoder.wait(timeout=15)
+    assert Meeting.objects.get(pk=meeting.pk).ingest_error == ""
+    services.meeting_ingest_set(actor=None, meeting=meeting, enabled=False)
+    wait_for(lambda: IngestRun.objects.get(pk=run.pk).ended_at)
+    code, _errors, info = decode(Path(IngestRun.objects.get(pk=run.pk).recording))
+    assert code == 0
+    assert (info.width, info.height) == (640, 360)  # the untouched input

@@ -1,0 +1,100 @@
+"""Forms for the staff pages. They only collect and type the input; the rules live in
+:mod:`webcast.services`, whose ValidationErrors are put back on the form."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from engagement.core.validators import validate_no_control_characters, validate_single_line
+from engagement.people.models import Committee, Councillor
+
+from .models import Meeting, SpeakerMark
+
+_local = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class MeetingForm(forms.Form):
+    committee = forms.ModelChoiceField(label=_("Committee"), queryset=Committee.objects.all())
+    title = forms.CharField(label=_("Title"), max_length=200, validators=[validate_single_line])
+    starts_at = forms.DateTimeField(label=_("Date and time"), widget=_local)
+    venue = forms.CharField(
+        label=_("Venue"), max_length=200, required=False, validators=[validate_single_line]
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[validate_no_control_characters],
+    )
+    source = forms.ChoiceField(
+        label=_("Video source"), choices=Meeting.Source.choices, widget=forms.RadioSelect
+    )
+    pull_url = forms.CharField(
+        label=_("Camera or server URL (for a pull)"),
+        max_length=500,
+        required=False,
+        help_text=_("Such as rtsp://camera.chamber.local/stream1 or srt://10.0.0.5:9000"),
+        validators=[validate_single_line],
+    )
+    ladder = forms.CharField(
+        label=_("Video renditions"),
+        max_length=40,
+        initial="720,480,240",
+        help_text=_("Heights in pixels, largest first, such as 720,480,240."),
+        validators=[validate_single_line],
+    )
+
+
+class AgendaItemForm(forms.Form):
+    number = forms.CharField(label=_("Number"), max_length=10, validators=[validate_single_line])
+    title = forms.CharField(label=_("Title"), max_length=300, validators=[validate_single_line])
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[validate_no_control_characters],
+    )
+    position = forms.IntegerField(
+        label=_("Order on the agenda"), min_value=0, max_value=10_000, required=False
+    )
+    petition = forms.ModelChoiceField(
+        label=_("Petition debated under this item (optional)"),
+        queryset=None,
+        required=False,
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from consultations.models import Petition
+
+        self.fields["petition"].queryset = Petition.objects.filter(
+            state__in=[Petition.State.OPEN, Petition.State.CLOSED]
+        ).order_by("-pk")
+
+
+class DocumentForm(forms.Form):
+    title = forms.CharField(
+        label=_("Document title"), max_length=200, validators=[validate_single_line]
+    )
+    file = forms.FileField(label=_("PDF file"))
+
+
+class SpeakerForm(forms.Form):
+    councillor = forms.ModelChoiceField(
+        label=_("Councillor"),
+        queryset=Councillor.objects.filter(is_active=True),
+        required=False,
+    )
+    name = forms.CharField(
+        label=_("Or another speaker's name and title"),
+        max_length=150,
+        required=False,
+        validators=[validate_single_line],
+    )
+    role = forms.ChoiceField(
+        label=_("Speaking as"),
+        choices=SpeakerMark.Role.choices,
+        widget=forms.RadioSelect,
+        initial=SpeakerMark.Role.COUNCILLOR,
+    )

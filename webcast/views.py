@@ -1,0 +1,89 @@
+"""Residents' pages: meetings by committee, a meeting (agenda, documents, the player), the
+iCalendar feed. Every page works without JavaScript; the player and live updates add to it."""
+
+import json
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from engagement.council.selectors import council_settings
+from engagement.people.models import Committee
+
+from . import selectors, services
+from .models import Meeting
+
+PAST_PER_PAGE = 20
+
+
+def _committee(request: HttpRequest) -> Committee | None:
+    slug = request.GET.get("committee", "")
+    if not slug:
+        return None
+    committee = Committee.objects.filter(slug=slug[:170]).first()
+    if committee is None:
+        raise Http404("No such committee")
+    return committee
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    committee = _committee(request)
+    past = Paginator(selectors.past_meetings(committee=committee), PAST_PER_PAGE)
+    page = past.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "webcast/index.html",
+        {
+            "committee": committee,
+            "committees": Committee.objects.all(),
+            "upcoming": list(selectors.upcoming_meetings(committee=committee)[:100]),
+            "past": page,
+        },
+    )
+
+
+def _hls_url(meeting: Meeting) -> str:
+    master = services.live_dir(meeting) / "master.m3u8"
+    if not master.exists():
+        return ""
+    return f"{settings.MEDIA_URL}webcast/live/{meeting.pk}/master.m3u8"
+
+
+@require_GET
+def meeting(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = get_object_or_404(selectors.meetings_base(), pk=pk)
+    context = selectors.agenda_context(meeting)
+    hls = _hls_url(meeting) if meeting.status != Meeting.Status.SCHEDULED else ""
+    context |= {
+        "hls_url": hls,
+        "timeline_json": json.dumps(selectors.item_timeline(meeting)),
+        "speakers": list(meeting.speaker_marks.order_by("at")),
+    }
+    return render(request, "webcast/meeting.html", context)
+
+
+@require_GET
+def calendar(request: HttpRequest) -> HttpResponse:
+    """Upcoming meetings and those of the last 90 days, optionally for one committee."""
+    committee = _committee(request)
+    since = timezone.now() - timedelta(days=90)
+    meetings = selectors.meetings_base().filter(starts_at__gte=since)
+    if committee is not None:
+        meetings = meetings.filter(committee=committee)
+    council = council_settings()
+    name = council.display_name if committee is None else f"{council.display_name}: {committee}"
+    body = selectors.icalendar(
+        list(meetings.order_by("starts_at")[:500]),
+        site_url=settings.SITE_URL,
+        host=urlparse(settings.SITE_URL).hostname or "moot",
+        name=name,
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="meetings.ics"'
+    return response
