@@ -24,6 +24,7 @@ urlpatterns = [
     path("staff/petitions/", include("consultations.petitions.staff_urls")),
     path("meetings/", include("webcast.urls")),
     path("staff/meetings/", include("webcast.staff_urls")),
+    path("inbox/", include("social.urls")),
     path("api/", include("engagement.api.urls")),
     path("django-admin/", admin.site.urls),
 ]
