@@ -1,5 +1,26 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SocialConfig(AppConfig):
     name = "social"
+    verbose_name = _("Social listening")
+
+    def ready(self) -> None:
+        from engagement.notifications import kinds
+        from engagement.notifications.models import Delivery
+        from engagement.realtime import streams
+
+        from . import selectors
+
+        kinds.register("social_case", _("New cases in your social inbox"), Delivery.IMMEDIATELY)
+        kinds.register(
+            "social_escalation",
+            _("Social cases that missed a response target"),
+            Delivery.IMMEDIATELY,
+        )
+        streams.register(
+            "social-inbox",
+            can_watch=selectors.may_watch_inbox,
+            description="A councillor's social inbox (key: councillor id) or staff's (key: staff).",
+        )

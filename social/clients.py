@@ -85,10 +85,10 @@ class BaseURLSession(requests.Session):
     default timeout. tweepy builds every URL as ``"https://api.twitter.com" + route``, so a
     prefix rewrite is all it takes."""
 
-    def __init__(self, base_url: str, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, base_url: str, *, timeout: float | None = None) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else TIMEOUT
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         if url.startswith(TWEEPY_HOST):

@@ -9,6 +9,8 @@ routing takes the post's row lock first (see ``social.services.post_route``).
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -121,8 +123,8 @@ class ListeningSettings(models.Model):
     resolution_hours = models.PositiveIntegerField(
         _("resolution target (working hours)"), default=80
     )
-    day_starts = models.TimeField(_("working day starts"), default="09:00")
-    day_ends = models.TimeField(_("working day ends"), default="17:00")
+    day_starts = models.TimeField(_("working day starts"), default=time(9, 0))
+    day_ends = models.TimeField(_("working day ends"), default=time(17, 0))
     escalate_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("escalate missed targets to"),

@@ -1,0 +1,774 @@
+"""Every write to social listening: storing fetched posts, routing them into cases, and what
+councillors and staff do to a case (reply, note, state, owner, priority, labels, merge).
+
+Nothing is lost and nothing is doubled, whatever dies when:
+
+* :func:`posts_store` inserts with the unique (network, external id) constraint, so a page
+  fetched twice stores each post once; the poller moves its cursor only after the posts are
+  stored.
+* :func:`post_route` locks the post row and does nothing if the post is already routed; the
+  case, the post's link to it and ``routed_at`` are written in one transaction. A worker killed
+  half way leaves the post unrouted, and the sweep (``tasks.route_unrouted``) routes it later.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from engagement.audit.services import audit_record
+from engagement.core.memo import memo
+from engagement.core.validators import validate_no_markup
+from engagement.people.models import Councillor
+from engagement.realtime.services import publish
+from engagement.tasks import enqueue
+
+from . import clock
+from .clients import Fetched
+from .models import (
+    Case,
+    CaseEvent,
+    Label,
+    ListeningSettings,
+    Post,
+    Reply,
+    Source,
+    Team,
+)
+from .routing import Diversion, route_post
+
+MAX_REPLY = {"x": 280, "mastodon": 500, "bluesky": 300}
+
+
+class CaseError(ValueError):
+    """A request that cannot be done; the message says why and nothing was changed."""
+
+
+@memo(seconds=10)
+def listening_settings() -> ListeningSettings:
+    return ListeningSettings.objects.order_by("pk").first() or ListeningSettings()
+
+
+@memo(seconds=10)
+def _own_handles() -> frozenset[str]:
+    handles = {
+        h.strip().lstrip("@").lower()
+        for h in listening_settings().own_handles.splitlines()
+        if h.strip()
+    }
+    for source in Source.objects.values_list("account", flat=True):
+        handles.add(source.lstrip("@").lower())
+    return frozenset(handles)
+
+
+# --- spam and bots ------------------------------------------------------------------------------
+
+_LINK = re.compile(r"https?://", re.IGNORECASE)
+_MENTION = re.compile(r"(?<!\w)@\w")
+_HASHTAG = re.compile(r"(?<!\w)#\w")
+_GENERATED_HANDLE = re.compile(r"^[a-z]+[0-9]{6,}$", re.IGNORECASE)
+_SPAM_WORDS = re.compile(
+    r"\b(crypto|airdrop|giveaway|onlyfans|forex|casino|free followers|dm me|earn \$)",
+    re.IGNORECASE,
+)
+
+
+def spam_reason(fetched: Fetched) -> str:
+    """Why this post looks like spam or a bot, or "" when it does not. Cheap checks only:
+    a flagged bot account, too many links, mentions or hashtags, a generated-looking handle
+    with a link, spam phrases with a link."""
+    text = fetched.text
+    links = len(_LINK.findall(text))
+    if fetched.is_bot:
+        return "bot account"
+    if links > 3:
+        return "too many links"
+    if len(_MENTION.findall(text)) > 6:
+        return "too many mentions"
+    if len(_HASHTAG.findall(text)) > 8:
+        return "too many hashtags"
+    if links and _GENERATED_HANDLE.match(fetched.author_handle):
+        return "generated-looking account with a link"
+    if links and _SPAM_WORDS.search(text):
+        return "spam phrase with a link"
+    if not text.strip():
+        return "no text"
+    return ""
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+
+def posts_store(*, source: Source, posts: list[Fetched]) -> list[int]:
+    """Store fetched posts once each; return the ids of the new ones that need routing.
+
+    The council's own posts and spam are stored (so the thread is complete and staff can
+    review the filter) but marked ignored and never routed. Idempotent."""
+    if not posts:
+        return []
+    unique: dict[str, Fetched] = {}
+    for fetched in posts:
+        unique.setdefault(fetched.external_id, fetched)
+    existing = set(
+        Post.objects.filter(network=source.network, external_id__in=list(unique)).values_list(
+            "external_id", flat=True
+        )
+    )
+    own = _own_handles()
+    now = timezone.now()
+    rows = []
+    for fetched in unique.values():
+        if fetched.external_id in existing:
+            continue
+        ignored = ""
+        if fetched.author_handle.lstrip("@").lower() in own:
+            ignored = "council's own post"
+        else:
+            reason = spam_reason(fetched)
+            if reason:
+                ignored = f"spam: {reason}"
+        rows.append(
+            Post(
+                network=source.network,
+                external_id=fetched.external_id[:200],
+                source=source,
+                author_id=fetched.author_id[:200],
+                author_handle=fetched.author_handle[:200],
+                author_name=fetched.author_name[:200],
+                text=fetched.text,
+                posted_at=fetched.posted_at,
+                fetched_at=now,
+                lon=fetched.lon,
+                lat=fetched.lat,
+                in_reply_to_id=fetched.in_reply_to_id[:200],
+                conversation_id=fetched.conversation_id[:200],
+                url=fetched.url[:500],
+                raw=_bounded(fetched.raw),
+                ignored=ignored,
+                routed_at=now if ignored else None,
+            )
+        )
+    with transaction.atomic():
+        Post.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        Source.objects.filter(pk=source.pk).update(posts_read=source.posts_read + len(unique))
+        source.posts_read += len(unique)
+        return list(
+            Post.objects.filter(
+                network=source.network,
+                external_id__in=[r.external_id for r in rows if not r.ignored],
+                routed_at__isnull=True,
+            ).values_list("pk", flat=True)
+        )
+
+
+def _bounded(raw: dict[str, Any], limit: int = 32_000) -> dict[str, Any]:
+    import json
+
+    try:
+        size = len(json.dumps(raw, default=str))
+    except (TypeError, ValueError):
+        return {"unreadable": True}
+    if size > limit:
+        return {"truncated": True, "size": size}
+    return json.loads(json.dumps(raw, default=str))
+
+
+# --- routing ------------------------------------------------------------------------------------
+
+
+def _targets(case: Case) -> tuple[int | None, list[int]]:
+    return case.owner_id, list(case.watchers.values_list("pk", flat=True))
+
+
+def inbox_streams(case: Case) -> list[str]:
+    """The live streams a case's changes go to: its owner's and watchers' inboxes, and staff's."""
+    owner_id, watcher_ids = _targets(case)
+    streams = ["social-inbox.staff"]
+    for councillor_id in {owner_id, *watcher_ids} - {None}:
+        streams.append(f"social-inbox.{councillor_id}")
+    return streams
+
+
+def _publish_case(case: Case, event: str) -> None:
+    html = render_to_string("social/includes/_case_row.html", {"case": case, "live": True})
+    for stream in inbox_streams(case):
+        publish(stream=stream, event=event, html=html, payload={"case": case.pk})
+
+
+def post_route(*, post_id: int) -> Case | None:
+    """Route one stored post: join the case of the post it replies to (or its conversation's
+    open case), or create a case where routing says. Idempotent and safe to run twice at once
+    (the post row is locked); returns the case, or None for an ignored or diverted post."""
+    with transaction.atomic():
+        post = Post.objects.select_for_update().filter(pk=post_id).first()
+        if post is None or post.routed_at is not None:
+            return post.case if post is not None else None
+        now = timezone.now()
+        case = _existing_case(post)
+        if case is not None:
+            post.case = case
+            post.routed_at = now
+            post.save(update_fields=["case", "routed_at"])
+            CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.POST, post=post, at=now)
+            if case.state in {Case.State.WAITING, Case.State.RESOLVED}:
+                case.state = Case.State.OPEN
+                case.resolved_at = None
+                CaseEvent.objects.create(
+                    case=case, kind=CaseEvent.Kind.STATE, data={"state": "open"}, at=now
+                )
+            case.save()
+            _publish_case(case, "social.case.updated")
+            return case
+        decision = route_post(post)
+        if isinstance(decision, Diversion):
+            post.ignored = f"diverted to {decision.target}"[:200]
+            post.routed_at = now
+            post.save(update_fields=["ignored", "routed_at"])
+            return None
+        targets = listening_settings()
+        case = Case.objects.create(
+            target=decision.target,
+            owner=decision.owner,
+            team_id=decision.team_id,
+            ward=decision.ward,
+            topic=decision.topic,
+            priority=decision.priority,
+            network=post.network,
+            author_handle=post.author_handle,
+            author_id=post.author_id,
+            resident_id=decision.resident_id,
+            conversation_id=post.conversation_id or post.external_id,
+            summary=(post.text.replace("\n", " ")[:197] + "…")
+            if len(post.text) > 200
+            else post.text.replace("\n", " "),
+            trace=decision.trace,
+            created_at=now,
+            first_response_due=clock.add_working_hours(
+                post.posted_at if post.posted_at < now else now,
+                targets.first_response_hours,
+                day_starts=targets.day_starts,
+                day_ends=targets.day_ends,
+            ),
+            resolution_due=clock.add_working_hours(
+                post.posted_at if post.posted_at < now else now,
+                targets.resolution_hours,
+                day_starts=targets.day_starts,
+                day_ends=targets.day_ends,
+            ),
+        )
+        if decision.watchers:
+            case.watchers.set(decision.watchers)
+        if case.team_id is None and case.target == Case.Target.TRIAGE:
+            triage = Team.objects.filter(is_triage=True).order_by("pk").first()
+            if triage is not None:
+                case.team = triage
+                case.save(update_fields=["team"])
+        post.case = case
+        post.routed_at = now
+        post.save(update_fields=["case", "routed_at"])
+        CaseEvent.objects.create(
+            case=case, kind=CaseEvent.Kind.CREATED, post=post, at=now, data={"trace": case.trace}
+        )
+        _publish_case(case, "social.case.created")
+        if case.owner is not None and case.owner.user_id is not None:
+            from .tasks import notify_new_case
+
+            enqueue(notify_new_case, case.pk)
+        return case
+
+
+def _existing_case(post: Post) -> Case | None:
+    if post.in_reply_to_id:
+        parent = (
+            Post.objects.filter(network=post.network, external_id=post.in_reply_to_id)
+            .exclude(case=None)
+            .select_related("case")
+            .first()
+        )
+        if parent is not None:
+            case = _live(parent.case)
+            CaseEvent.objects.create(
+                case=case,
+                kind=CaseEvent.Kind.LINK,
+                data={
+                    "trace": [
+                        {
+                            "step": "reply",
+                            "params": {"post": parent.external_id, "case": str(case.pk)},
+                        }
+                    ]
+                },
+            )
+            return case
+    if post.conversation_id and post.conversation_id != post.external_id:
+        case = (
+            Case.objects.filter(network=post.network, conversation_id=post.conversation_id)
+            .exclude(state=Case.State.CLOSED)
+            .order_by("-created_at")
+            .first()
+        )
+        if case is not None:
+            return _live(case)
+    return None
+
+
+def _live(case: Case) -> Case:
+    """Follow merges to the case that is still in use."""
+    seen = set()
+    while case.merged_into_id is not None and case.pk not in seen:
+        seen.add(case.pk)
+        case = case.merged_into
+    return Case.objects.select_for_update().get(pk=case.pk)
+
+
+# --- what people do to a case -------------------------------------------------------------------
+
+
+def _event(case: Case, kind: str, actor: Any, *, text: str = "", **data: Any) -> CaseEvent:
+    return CaseEvent.objects.create(case=case, kind=kind, actor=actor, text=text, data=data)
+
+
+def _clean_text(text: str, *, limit: int, field: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise CaseError(_("Enter the %(field)s.") % {"field": field})
+    if len(text) > limit:
+        raise CaseError(
+            _("The %(field)s must be %(limit)s characters or fewer; it has %(count)s.")
+            % {"field": field, "limit": limit, "count": len(text)}
+        )
+    try:
+        validate_no_markup(text)
+    except ValidationError as exc:
+        raise CaseError(exc.messages[0]) from None
+    return text
+
+
+def case_reply(*, case: Case, actor: Any, text: str) -> Reply:
+    """Queue a reply to the case's latest post from the resident. It is posted by a task after
+    commit, or waits for approval when the council asks for it."""
+    if not case.is_open:
+        raise CaseError(_("Reopen the case before replying."))
+    limit = MAX_REPLY.get(case.network, 280)
+    text = _clean_text(text, limit=limit, field=_("reply"))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        target = case.posts.filter(is_outbound=False, ignored="").order_by("-posted_at").first()
+        if target is None:
+            raise CaseError(_("This case has no post from the resident to reply to."))
+        approval = listening_settings().replies_need_approval and not getattr(
+            actor, "is_council_staff", False
+        )
+        reply = Reply.objects.create(
+            case=case,
+            in_reply_to=target,
+            text=text,
+            author=actor,
+            state=Reply.State.AWAITING_APPROVAL if approval else Reply.State.QUEUED,
+        )
+        _event(case, CaseEvent.Kind.REPLY, actor, text=text, reply=reply.pk, state=reply.state)
+        if case.state == Case.State.NEW:
+            case.state = Case.State.OPEN
+            case.save(update_fields=["state", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="social.case.reply",
+            target=case,
+            changes={"reply": reply.pk, "state": reply.state},
+        )
+        if not approval:
+            from .tasks import send_reply
+
+            enqueue(send_reply, reply.pk)
+        _publish_case(case, "social.case.updated")
+    return reply
+
+
+def reply_approve(*, reply: Reply, actor: Any) -> Reply:
+    if reply.state != Reply.State.AWAITING_APPROVAL:
+        raise CaseError(_("This reply is not waiting for approval."))
+    with transaction.atomic():
+        reply.state = Reply.State.QUEUED
+        reply.save(update_fields=["state"])
+        _event(
+            reply.case,
+            CaseEvent.Kind.REPLY,
+            actor,
+            text=reply.text,
+            reply=reply.pk,
+            state="approved",
+        )
+        audit_record(
+            actor=actor,
+            action="social.reply.approve",
+            target=reply.case,
+            changes={"reply": reply.pk},
+        )
+        from .tasks import send_reply
+
+        enqueue(send_reply, reply.pk)
+    return reply
+
+
+def reply_send(*, reply_id: int, adapter_factory: Any = None) -> Reply:
+    """Post a queued reply to the network with the real client (idempotent: a sent reply is
+    not sent again). On failure the reply is marked failed with the reason and the error is
+    raised again so the task retries with backoff."""
+    from .clients import PollError, adapter_for
+
+    adapter_factory = adapter_factory or adapter_for
+    with transaction.atomic():
+        reply = (
+            Reply.objects.select_for_update().select_related("case", "in_reply_to").get(pk=reply_id)
+        )
+        if reply.state != Reply.State.QUEUED and reply.state != Reply.State.FAILED:
+            return reply
+        source = (
+            reply.in_reply_to.source
+            or Source.objects.filter(network=reply.case.network, enabled=True).first()
+        )
+        if source is None:
+            reply.state = Reply.State.FAILED
+            reply.error = "No listening source for this network to post as."
+            reply.save(update_fields=["state", "error"])
+            return reply
+        reply.attempts += 1
+        try:
+            external_id = adapter_factory(source).reply(text=reply.text, to=reply.in_reply_to)
+        except PollError as exc:
+            reply.state = Reply.State.FAILED
+            reply.error = str(exc)[:500]
+            reply.save(update_fields=["state", "error", "attempts"])
+            _event(
+                reply.case,
+                CaseEvent.Kind.REPLY,
+                None,
+                text=reply.text,
+                reply=reply.pk,
+                state="failed",
+                error=reply.error,
+            )
+            return reply
+        now = timezone.now()
+        reply.state = Reply.State.SENT
+        reply.external_id = external_id[:200]
+        reply.sent_at = now
+        reply.error = ""
+        reply.save(update_fields=["state", "external_id", "sent_at", "error", "attempts"])
+        try:
+            with transaction.atomic():
+                Post.objects.create(
+                    network=reply.case.network,
+                    external_id=external_id[:200],
+                    source=source,
+                    author_handle=source.account[:200],
+                    text=reply.text,
+                    posted_at=now,
+                    in_reply_to_id=reply.in_reply_to.external_id,
+                    conversation_id=reply.in_reply_to.conversation_id,
+                    is_outbound=True,
+                    ignored="council's own post",
+                    case=reply.case,
+                    routed_at=now,
+                )
+        except IntegrityError:
+            pass  # already fetched back by a poll
+        case = Case.objects.select_for_update().get(pk=reply.case_id)
+        if case.first_responded_at is None:
+            case.first_responded_at = now
+        if case.state == Case.State.NEW:
+            case.state = Case.State.OPEN
+        case.save()
+        _event(
+            case,
+            CaseEvent.Kind.REPLY,
+            None,
+            text=reply.text,
+            reply=reply.pk,
+            state="sent",
+            external_id=reply.external_id,
+        )
+        _publish_case(case, "social.case.updated")
+    return reply
+
+
+def case_note(*, case: Case, actor: Any, text: str) -> CaseEvent:
+    text = _clean_text(text, limit=5000, field=_("note"))
+    with transaction.atomic():
+        event = _event(case, CaseEvent.Kind.NOTE, actor, text=text)
+        audit_record(actor=actor, action="social.case.note", target=case)
+    return event
+
+
+_STATE_MOVES = {
+    Case.State.NEW: {Case.State.OPEN, Case.State.WAITING, Case.State.RESOLVED, Case.State.CLOSED},
+    Case.State.OPEN: {Case.State.WAITING, Case.State.RESOLVED, Case.State.CLOSED},
+    Case.State.WAITING: {Case.State.OPEN, Case.State.RESOLVED, Case.State.CLOSED},
+    Case.State.RESOLVED: {Case.State.OPEN, Case.State.CLOSED},
+    Case.State.CLOSED: {Case.State.OPEN},
+}
+
+
+def case_set_state(*, case: Case, actor: Any, state: str) -> Case:
+    if state not in Case.State.values:
+        raise CaseError(_("Choose a state from the list."))
+    if state == case.state:
+        return case
+    if state not in _STATE_MOVES[case.state]:
+        raise CaseError(
+            _("A case that is %(from)s cannot be made %(to)s.")
+            % {"from": case.get_state_display(), "to": Case.State(state).label}
+        )
+    with transaction.atomic():
+        before = case.state
+        case.state = state
+        if state == Case.State.RESOLVED:
+            case.resolved_at = timezone.now()
+        elif state == Case.State.OPEN:
+            case.resolved_at = None
+        case.save()
+        _event(case, CaseEvent.Kind.STATE, actor, **{"from": before, "to": state})
+        audit_record(
+            actor=actor, action="social.case.state", target=case, changes={"state": [before, state]}
+        )
+        _publish_case(case, "social.case.updated")
+    return case
+
+
+def case_assign(
+    *,
+    case: Case,
+    actor: Any,
+    owner: Councillor | None,
+    team: Team | None,
+    watchers: list[Councillor] | None = None,
+) -> Case:
+    with transaction.atomic():
+        before = {"owner": str(case.owner or ""), "team": str(case.team or "")}
+        old_streams = set(inbox_streams(case))
+        case.owner = owner
+        case.team = team
+        if owner is not None:
+            case.target = Case.Target.COUNCILLOR
+        elif team is not None:
+            case.target = Case.Target.TEAM
+        else:
+            case.target = Case.Target.TRIAGE
+        case.save()
+        if watchers is not None:
+            case.watchers.set([w for w in watchers if w != owner])
+        after = {"owner": str(owner or ""), "team": str(team or "")}
+        _event(case, CaseEvent.Kind.ASSIGN, actor, before=before, after=after)
+        audit_record(
+            actor=actor,
+            action="social.case.assign",
+            target=case,
+            changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
+        )
+        _publish_case(case, "social.case.updated")
+        html = render_to_string("social/includes/_case_row.html", {"case": case, "live": True})
+        for stream in old_streams - set(inbox_streams(case)):
+            publish(
+                stream=stream,
+                event="social.case.moved",
+                html=html,
+                payload={"case": case.pk, "removed": True},
+            )
+    return case
+
+
+def case_set_priority(*, case: Case, actor: Any, priority: int) -> Case:
+    if priority not in Case.Priority.values:
+        raise CaseError(_("Choose a priority from the list."))
+    with transaction.atomic():
+        before = case.priority
+        case.priority = priority
+        case.save(update_fields=["priority", "updated_at"])
+        _event(case, CaseEvent.Kind.PRIORITY, actor, **{"from": before, "to": priority})
+        audit_record(
+            actor=actor,
+            action="social.case.priority",
+            target=case,
+            changes={"priority": [before, priority]},
+        )
+        _publish_case(case, "social.case.updated")
+    return case
+
+
+def case_set_labels(*, case: Case, actor: Any, labels: list[Label]) -> Case:
+    with transaction.atomic():
+        before = sorted(case.labels.values_list("name", flat=True))
+        case.labels.set(labels)
+        after = sorted(label.name for label in labels)
+        _event(case, CaseEvent.Kind.LABELS, actor, before=before, after=after)
+        audit_record(
+            actor=actor,
+            action="social.case.labels",
+            target=case,
+            changes={"labels": [before, after]},
+        )
+    return case
+
+
+def case_merge(*, case: Case, into: Case, actor: Any) -> Case:
+    """Merge a duplicate into another case: its posts move over, it is closed and points at
+    the case it was merged into, and both histories say so."""
+    if case.pk == into.pk:
+        raise CaseError(_("A case cannot be merged into itself."))
+    if into.merged_into_id is not None:
+        raise CaseError(
+            _("Case #%(case)s was itself merged; merge into the case it went to.")
+            % {"case": into.pk}
+        )
+    with transaction.atomic():
+        moved = Post.objects.filter(case=case).update(case=into)
+        Case.objects.filter(merged_into=case).update(merged_into=into)
+        case.merged_into = into
+        case.state = Case.State.CLOSED
+        case.save()
+        _event(case, CaseEvent.Kind.MERGE, actor, into=into.pk)
+        _event(into, CaseEvent.Kind.MERGE, actor, merged=case.pk, posts=moved)
+        audit_record(
+            actor=actor,
+            action="social.case.merge",
+            target=case,
+            changes={"into": into.pk, "posts": moved},
+        )
+        _publish_case(into, "social.case.updated")
+    return into
+
+
+def case_escalate_overdue(*, now=None) -> int:
+    """Escalate open cases past a target once each: a history entry and a notification to the
+    council's named person. Returns how many were escalated."""
+    from django.db.models import Q
+
+    from engagement.notifications.services import notify
+
+    now = now or timezone.now()
+    person = listening_settings().escalate_to
+    due = Case.objects.filter(
+        state__in=[Case.State.NEW, Case.State.OPEN, Case.State.WAITING],
+        escalated_at__isnull=True,
+    ).filter(
+        Q(first_responded_at__isnull=True, first_response_due__lt=now) | Q(resolution_due__lt=now)
+    )
+    count = 0
+    for case_id in list(due.values_list("pk", flat=True)[:500]):
+        with transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=case_id)
+            if case.escalated_at is not None:
+                continue
+            case.escalated_at = now
+            case.save(update_fields=["escalated_at"])
+            _event(
+                case, CaseEvent.Kind.ESCALATED, None, to=person.email if person is not None else ""
+            )
+            if person is not None:
+                notify(
+                    user=person,
+                    kind="social_escalation",
+                    subject=_("Case #%(case)s missed its response target") % {"case": case.pk},
+                    body=case.summary,
+                    url=case.get_absolute_url(),
+                )
+            count += 1
+    return count
+
+
+def response_due_hours() -> timedelta:
+    return timedelta(hours=listening_settings().first_response_hours)
+
+
+# --- staff configuration ------------------------------------------------------------------------
+
+
+def config_save(*, form: Any, actor: Any, action: str) -> Any:
+    """Save a staff form for a source, routing rule or saved reply, with an audit entry
+    (secrets never go into the audit log)."""
+    from .routing import rules_forget
+
+    with transaction.atomic():
+        created = form.instance.pk is None
+        changes = {
+            name: str(form.cleaned_data.get(name)) for name in form.changed_data if name != "secret"
+        }
+        if "secret" in form.changed_data and form.cleaned_data.get("secret"):
+            changes["secret"] = "(changed)"  # noqa: S105
+        obj = form.save()
+        audit_record(
+            actor=actor,
+            action=f"{action}.{'create' if created else 'update'}",
+            target=obj,
+            changes=changes,
+        )
+    rules_forget()
+    _own_handles.forget()
+    return obj
+
+
+def gazetteer_import(*, rows: list[dict[str, str]], actor: Any) -> int:
+    """Import street and place names from CSV rows (name, ward, kind). All or nothing: any bad
+    row raises a ValidationError naming every bad line, and nothing is stored. Names already
+    in the gazetteer for that ward are left as they are."""
+    from engagement.places.models import Ward
+
+    from .models import GazetteerEntry
+    from .routing import gazetteer_forget, normalise_name
+
+    wards: dict[str, int] = {}
+    for pk, name, slug, code in Ward.objects.values_list("pk", "name", "slug", "ons_code"):
+        for key in (name, slug, code):
+            if key:
+                wards[key.strip().lower()] = pk
+    errors, entries = [], []
+    if len(rows) > 50_000:
+        raise ValidationError(_("Import 50,000 rows or fewer at a time."))
+    for line, row in enumerate(rows, start=2):
+        name = row.get("name", "")
+        ward_id = wards.get(row.get("ward", "").lower())
+        kind = (row.get("kind") or "street").lower()
+        if not name or len(name) > 150:
+            errors.append(
+                _("Line %(line)s: enter a name of 150 characters or fewer.") % {"line": line}
+            )
+            continue
+        try:
+            validate_no_markup(name)
+        except ValidationError:
+            errors.append(
+                _("Line %(line)s: the name has HTML or control characters.") % {"line": line}
+            )
+            continue
+        if ward_id is None:
+            errors.append(
+                _("Line %(line)s: there is no ward called “%(ward)s”.")
+                % {"line": line, "ward": row.get("ward", "")}
+            )
+            continue
+        if kind not in GazetteerEntry.Kind.values:
+            errors.append(_("Line %(line)s: the kind must be street or place.") % {"line": line})
+            continue
+        entries.append(
+            GazetteerEntry(name=name, normalised=normalise_name(name), kind=kind, ward_id=ward_id)
+        )
+    if errors:
+        raise ValidationError(errors[:20])
+    with transaction.atomic():
+        before = GazetteerEntry.objects.count()
+        GazetteerEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=1000)
+        added = GazetteerEntry.objects.count() - before
+        audit_record(
+            actor=actor,
+            action="social.gazetteer.import",
+            changes={"rows": len(entries), "added": added},
+        )
+    gazetteer_forget()
+    return added

@@ -1,0 +1,89 @@
+"""Social listening jobs: thin, taking ids, idempotent (polls claim their source; routing locks
+the post; a sent reply is never sent again)."""
+
+from django.utils.translation import gettext as _
+
+from engagement.tasks import enqueue, task
+
+
+@task
+def poll_due_sources() -> int:
+    """Beat: queue a poll for every enabled source that is due."""
+    from .polling import due_sources
+
+    ids = list(due_sources().values_list("pk", flat=True))
+    for source_id in ids:
+        poll_source.delay(source_id)
+    return len(ids)
+
+
+@task(autoretry_for=())
+def poll_source(source_id: int) -> str:
+    """Poll one source. Errors are the source's health, not the task's: it does not retry
+    (the next poll is scheduled by the poll itself)."""
+    from .polling import source_poll
+
+    return source_poll(source_id=source_id).status
+
+
+@task
+def route_posts(post_ids: list[int]) -> int:
+    from .services import post_route
+
+    for post_id in post_ids:
+        post_route(post_id=post_id)
+    return len(post_ids)
+
+
+@task
+def route_unrouted() -> int:
+    """Beat: route posts stored but not routed for a minute (their routing task was lost with
+    a killed worker, or the broker was down when they were stored)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import Post
+
+    stale = timezone.now() - timedelta(seconds=60)
+    ids = list(
+        Post.objects.filter(routed_at__isnull=True, fetched_at__lt=stale)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:2000]
+    )
+    for start in range(0, len(ids), 50):
+        enqueue(route_posts, ids[start : start + 50])
+    return len(ids)
+
+
+@task
+def send_reply(reply_id: int) -> str:
+    from .services import reply_send
+
+    return reply_send(reply_id=reply_id).state
+
+
+@task
+def notify_new_case(case_id: int) -> bool:
+    from engagement.notifications.services import notify
+
+    from .models import Case
+
+    case = Case.objects.select_related("owner__user").filter(pk=case_id).first()
+    if case is None or case.owner is None or case.owner.user is None:
+        return False
+    notify(
+        user=case.owner.user,
+        kind="social_case",
+        subject=_("New case #%(case)s in your inbox") % {"case": case.pk},
+        body=case.summary,
+        url=case.get_absolute_url(),
+    )
+    return True
+
+
+@task
+def escalate_overdue() -> int:
+    from .services import case_escalate_overdue
+
+    return case_escalate_overdue()
