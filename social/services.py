@@ -218,10 +218,14 @@ def post_route(*, post_id: int) -> Case | None:
             post.save(update_fields=["case", "routed_at"])
             CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.POST, post=post, at=now)
             if case.state in {Case.State.WAITING, Case.State.RESOLVED}:
+                before = case.state
                 case.state = Case.State.OPEN
                 case.resolved_at = None
                 CaseEvent.objects.create(
-                    case=case, kind=CaseEvent.Kind.STATE, data={"state": "open"}, at=now
+                    case=case,
+                    kind=CaseEvent.Kind.STATE,
+                    data={"from": before, "to": "open"},
+                    at=now,
                 )
             case.save()
             _publish_case(case, "social.case.updated")
@@ -293,20 +297,7 @@ def _existing_case(post: Post) -> Case | None:
             .first()
         )
         if parent is not None:
-            case = _live(parent.case)
-            CaseEvent.objects.create(
-                case=case,
-                kind=CaseEvent.Kind.LINK,
-                data={
-                    "trace": [
-                        {
-                            "step": "reply",
-                            "params": {"post": parent.external_id, "case": str(case.pk)},
-                        }
-                    ]
-                },
-            )
-            return case
+            return _live(parent.case)
     if post.conversation_id and post.conversation_id != post.external_id:
         case = (
             Case.objects.filter(network=post.network, conversation_id=post.conversation_id)
