@@ -26,6 +26,20 @@ STAFF_PERMISSIONS = [
     "people.view_party",
     "people.add_party",
     "people.change_party",
+    # social listening: what the council decides, edited in the admin
+    *[
+        f"social.{verb}_{model}"
+        for model in (
+            "listeningsettings",
+            "team",
+            "label",
+            "savedreply",
+            "gazetteerentry",
+            "socialidentity",
+        )
+        for verb in ("view", "add", "change", "delete")
+        if not (model == "listeningsettings" and verb == "delete")
+    ],
 ]
 ADMIN_PERMISSIONS = [
     *STAFF_PERMISSIONS,
