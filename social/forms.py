@@ -138,6 +138,7 @@ class RoutingRuleForm(forms.ModelForm):
         model = RoutingRule
         fields = ["name", "keywords", "councillor", "team", "priority", "order", "enabled"]
         widgets = {"keywords": forms.Textarea(attrs={"rows": 4})}
+        error_messages = {"keywords": {"required": _("Enter at least one keyword.")}}
 
     def clean_keywords(self):
         words = [w.strip() for w in self.cleaned_data["keywords"].splitlines() if w.strip()]
