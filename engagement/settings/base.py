@@ -208,6 +208,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "engagement.accounts.tasks.apply_retention",
         "schedule": 60 * 60 * 24,
     },
+    "social-poll-due-sources": {
+        "task": "social.tasks.poll_due_sources",
+        "schedule": 30,
+    },
+    "social-route-unrouted": {
+        "task": "social.tasks.route_unrouted",
+        "schedule": 60,
+    },
+    "social-escalate-overdue": {
+        "task": "social.tasks.escalate_overdue",
+        "schedule": 60 * 5,
+    },
 }
 
 # Stored real-time events are for reconnecting clients; a week is far more than enough.
@@ -327,6 +339,8 @@ CONTENT_SECURITY_POLICY = {
 SOCIAL_X_API_BASE_URL = env("SOCIAL_X_API_BASE_URL", default="https://api.x.com")
 SOCIAL_MASTODON_BASE_URL = env("SOCIAL_MASTODON_BASE_URL", default="https://mastodon.social")
 SOCIAL_BLUESKY_BASE_URL = env("SOCIAL_BLUESKY_BASE_URL", default="https://bsky.social")
+# How often each listening source is read (X charges per post read: see the README).
+SOCIAL_POLL_INTERVAL_SECONDS = env.int("SOCIAL_POLL_INTERVAL_SECONDS", default=120)
 FFMPEG_BINARY = env("FFMPEG_BINARY", default="")
 
 # --- Webcasts (what the server can do; what a meeting uses is edited in the control room) --------
