@@ -268,7 +268,7 @@ def test_gazetteer_import_all_or_nothing(staff_client, wards):
     assert "Line 3: there is no ward called “Atlantis”." in response.content.decode()
     assert GazetteerEntry.objects.count() == 0
     good = SimpleUploadedFile(
-        "g.csv", "name,ward,kind\nHeol y Plas,glan,street\nParc Cathays,Canol,place\n".encode()
+        "g.csv", b"name,ward,kind\nHeol y Plas,glan,street\nParc Cathays,Canol,place\n"
     )
     response = staff_client.post("/inbox/gazetteer/import/", {"file": good})
     assert response.status_code == 302
