@@ -1,0 +1,87 @@
+"""HTTP through the project's ASGI application (``engagement.asgi``), as uvicorn calls it."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import SyncToAsync
+
+from engagement.asgi import django_asgi_app
+from engagement.core.handlers import SyncChainASGIHandler
+from tests.factories import WardFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def ward(transactional_db):
+    return WardFactory(name="Aberffin Central")
+
+
+async def call(
+    path: str, method: str = "GET", body: bytes = b"", headers=()
+) -> tuple[int, dict, bytes]:
+    from engagement.asgi import application
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client stays connected
+        return {}
+
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    await application(scope, receive, send)
+    start = sent[0]
+    headers_out = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    content = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], headers_out, content
+
+
+def test_the_http_side_runs_the_middleware_chain_without_thread_hops():
+    assert isinstance(django_asgi_app, SyncChainASGIHandler)
+    assert not isinstance(django_asgi_app._middleware_chain, SyncToAsync)
+
+
+async def test_a_page_that_reads_the_database_is_served_with_the_middleware_applied(ward):
+    status, headers, content = await call("/wards/")
+    assert status == 200
+    assert ward.name.encode() in content
+    assert headers["server-timing"].startswith("app;dur=")
+    assert "content-security-policy" in headers
+
+
+async def test_many_requests_at_once_each_get_a_working_database_connection(ward):
+    results = await asyncio.gather(*(call(f"/wards/{ward.slug}/") for _ in range(20)))
+    assert [status for status, _, _ in results] == [200] * 20
+
+
+async def test_a_post_without_a_csrf_token_is_refused_and_a_missing_page_is_a_404():
+    status, _, _ = await call(
+        "/accounts/login/",
+        method="POST",
+        body=b"login=a%40b.invalid&password=x",
+        headers=[(b"content-type", b"application/x-www-form-urlencoded")],
+    )
+    assert status == 403
+    status, _, content = await call("/no-such-page/")
+    assert status == 404
+    assert b"<html" in content
