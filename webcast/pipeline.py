@@ -261,7 +261,13 @@ def build(
             codecs = {"c:v": "libx264", "preset": "ultrafast", "crf": 20, "c:a": "aac"}
         else:
             codecs = {"c": "copy"}
-        nodes.append(ffmpeg.output(video, audio, str(outputs.recording), f="mpegts", **codecs))
+        # flush_packets: each packet reaches the file as it is muxed (not in 32 kB blocks), so
+        # a crash loses at most the packet being written.
+        nodes.append(
+            ffmpeg.output(
+                video, audio, str(outputs.recording), f="mpegts", flush_packets=1, **codecs
+            )
+        )
     global_args = ["-hide_banner", "-nostdin", "-loglevel", "warning", "-y"]
     if progress:
         global_args += ["-progress", progress, "-stats_period", "1", "-nostats"]

@@ -3,9 +3,11 @@ iCalendar feed."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -52,8 +54,26 @@ def agenda_items(meeting: Meeting) -> list[AgendaItem]:
 
 
 def agenda_context(meeting: Meeting) -> dict[str, Any]:
-    items = agenda_items(meeting)
-    return {"meeting": meeting, "items": items, "current_id": meeting.current_item_id}
+    """What ``_agenda.html`` needs, for the page and for every push of it."""
+    return {
+        "meeting": meeting,
+        "items": agenda_items(meeting),
+        "current_id": meeting.current_item_id,
+        "timeline_json": json.dumps(item_timeline(meeting)),
+        "hls_url": hls_url(meeting),
+    }
+
+
+def hls_url(meeting: Meeting, *, preview: bool = False) -> str:
+    """The master playlist's URL once the stream has made one (served by the web server).
+    A rehearsal before the meeting goes live is shown only in the control room (``preview``)."""
+    from .services import live_dir
+
+    if meeting.status == S.SCHEDULED and not preview:
+        return ""
+    if not (live_dir(meeting) / "master.m3u8").exists():
+        return ""
+    return f"{settings.MEDIA_URL}webcast/live/{meeting.pk}/master.m3u8"
 
 
 def item_timeline(meeting: Meeting) -> list[dict[str, Any]]:

@@ -177,10 +177,15 @@ class MeetingSupervisor:
         )
         self.process = process
         stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        intruder = threading.Event()
         frames = [0]
         readers = [
-            threading.Thread(target=self._read_progress, args=(process, run, frames), daemon=True),
-            threading.Thread(target=_read_lines, args=(process.stderr, stderr_tail), daemon=True),
+            threading.Thread(
+                target=self._read_progress, args=(process, run, frames, intruder), daemon=True
+            ),
+            threading.Thread(
+                target=_read_lines, args=(process, stderr_tail, intruder), daemon=True
+            ),
         ]
         for reader in readers:
             reader.start()
@@ -202,9 +207,15 @@ class MeetingSupervisor:
             reader.join(timeout=5)
         exit_code = process.returncode
         error = _error_from(list(stderr_tail), exit_code, planned)
-        if WRONG_KEY in error:
+        if intruder.is_set():
+            # ffmpeg's RTMP listener only warns about the wrong application (our key) and goes
+            # on; we killed it on that warning, before its first 2 s segment. Whatever of the
+            # intruder's stream reached this run's recording is deleted.
             logger.warning("meeting %s: a push with a wrong stream key was refused", meeting.pk)
             error = _("A push with a wrong stream key was refused.")
+            if plan.recording is not None:
+                plan.recording.unlink(missing_ok=True)
+            frames[0] = 0
         services.ingest_run_end(run=run, exit_code=exit_code, error=error, planned=planned)
         self.process = None
         return RunResult(exit_code, error, planned, frames[0])
@@ -236,7 +247,11 @@ class MeetingSupervisor:
         return plan
 
     def _read_progress(
-        self, process: subprocess.Popen[str], run: IngestRun, frames: list[int]
+        self,
+        process: subprocess.Popen[str],
+        run: IngestRun,
+        frames: list[int],
+        intruder: threading.Event,
     ) -> None:
         last_sent = 0.0
         last: pipeline.Progress | None = None
@@ -244,6 +259,8 @@ class MeetingSupervisor:
         try:
             assert process.stdout is not None  # noqa: S101
             for progress in pipeline.parse_progress(process.stdout):
+                if intruder.is_set():
+                    break
                 if progress.frame and not frames[0]:
                     services.ingest_run_first_frame(run=run)
                 frames[0] = progress.frame
@@ -272,8 +289,14 @@ def _source_changed(before: Meeting, now: Meeting) -> bool:
     )
 
 
-def _read_lines(stream: Any, into: collections.deque[str]) -> None:
-    for line in stream:
+def _read_lines(
+    process: subprocess.Popen[str], into: collections.deque[str], intruder: threading.Event
+) -> None:
+    assert process.stderr is not None  # noqa: S101
+    for line in process.stderr:
+        if WRONG_KEY in line and not intruder.is_set():
+            intruder.set()
+            process.kill()
         if line.strip():
             into.append(line.strip())
 

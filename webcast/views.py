@@ -1,7 +1,6 @@
 """Residents' pages: meetings by committee, a meeting (agenda, documents, the player), the
 iCalendar feed. Every page works without JavaScript; the player and live updates add to it."""
 
-import json
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -15,8 +14,7 @@ from django.views.decorators.http import require_GET
 from engagement.council.selectors import council_settings
 from engagement.people.models import Committee
 
-from . import selectors, services
-from .models import Meeting
+from . import selectors
 
 PAST_PER_PAGE = 20
 
@@ -48,23 +46,11 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _hls_url(meeting: Meeting) -> str:
-    master = services.live_dir(meeting) / "master.m3u8"
-    if not master.exists():
-        return ""
-    return f"{settings.MEDIA_URL}webcast/live/{meeting.pk}/master.m3u8"
-
-
 @require_GET
 def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = get_object_or_404(selectors.meetings_base(), pk=pk)
     context = selectors.agenda_context(meeting)
-    hls = _hls_url(meeting) if meeting.status != Meeting.Status.SCHEDULED else ""
-    context |= {
-        "hls_url": hls,
-        "timeline_json": json.dumps(selectors.item_timeline(meeting)),
-        "speakers": list(meeting.speaker_marks.order_by("at")),
-    }
+    context["speakers"] = list(meeting.speaker_marks.order_by("at"))
     return render(request, "webcast/meeting.html", context)
 
 

@@ -102,6 +102,8 @@ def test_command_for_a_push_listens_on_the_secret_application_and_copies_the_rec
         "mpegts",
         "-c",
         "copy",
+        "-flush_packets",
+        "1",
         str(tmp_path / "rec" / "part-0003.ts"),
     ]
     assert args[-5:] == ["-progress", "pipe:1", "-stats_period", "1", "-nostats"]

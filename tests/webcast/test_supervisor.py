@@ -217,6 +217,10 @@ def test_rtmp_push_with_the_wrong_key_is_refused_and_the_right_key_is_taken(supe
         == "A push with a wrong stream key was refused."
     )
     assert not IngestRun.objects.filter(meeting=meeting, first_frame_at__isnull=False).exists()
+    refused = IngestRun.objects.get(meeting=meeting, number=1)
+    wait_for(lambda: IngestRun.objects.get(pk=refused.pk).ended_at, what="the refused run's end")
+    assert not Path(refused.recording).exists()  # nothing of the intruder's stream is kept
+    assert not list(services.live_dir(meeting).glob("*/r001_*.ts"))
 
     wait_for(lambda: IngestRun.objects.filter(meeting=meeting, ended_at__isnull=True).exists())
     time.sleep(0.5)
