@@ -12,12 +12,24 @@ class ConsultationsConfig(AppConfig):
         from engagement.realtime import streams
 
         from .petitions import selectors, services
+        from .surveys import selectors as survey_selectors
+        from .surveys import services as survey_services
 
         personal_data.register(
             "petitions", export=services.petitions_export, anonymise=services.petitions_anonymise
         )
         home.provide(
             "petitions", template="petitions/includes/_home.html", items=selectors.home_petitions
+        )
+        personal_data.register(
+            "consultations",
+            export=survey_services.responses_export,
+            anonymise=survey_services.responses_anonymise,
+        )
+        home.provide(
+            "consultations",
+            template="consultations/includes/_home.html",
+            items=survey_selectors.home_consultations,
         )
         streams.register(
             "petition",

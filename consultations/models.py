@@ -232,3 +232,17 @@ class BlockRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.kind} {self.value}"
+
+
+from .surveys.models import (  # noqa: E402, F401  (Django finds the consultations' models here)
+    Answer,
+    AnswerTheme,
+    Consultation,
+    Document,
+    EqualityRecord,
+    Question,
+    Response,
+    Section,
+    Theme,
+    Version,
+)

@@ -22,6 +22,8 @@ urlpatterns = [
     path("", include("budgets.urls")),
     path("petitions/", include("consultations.petitions.urls")),
     path("staff/petitions/", include("consultations.petitions.staff_urls")),
+    path("consultations/", include("consultations.surveys.urls")),
+    path("staff/consultations/", include("consultations.surveys.staff_urls")),
     path("meetings/", include("webcast.urls")),
     path("staff/meetings/", include("webcast.staff_urls")),
     path("inbox/", include("social.urls")),

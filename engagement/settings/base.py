@@ -200,6 +200,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consultations.petitions.tasks.anonymise_due_signers",
         "schedule": 60 * 60 * 24,
     },
+    "consultations-anonymise-responses": {
+        "task": "consultations.surveys.tasks.anonymise_due_responses",
+        "schedule": 60 * 60 * 24,
+    },
     "prune-expired": {
         "task": "engagement.core.tasks.prune_expired",
         "schedule": 60 * 60 * 24,

@@ -1,0 +1,224 @@
+"""Exports of submitted responses: CSV, XLSX and JSON, streamed so memory stays flat however
+many responses there are, and the JSON that i.AI's Consult tool imports.
+
+Rows come from the database in chunks (``iterator``), each response's answers with it; the CSV
+and JSON are generated line by line into a StreamingHttpResponse; the XLSX is written row by row
+by XlsxWriter in constant-memory mode to a temporary file, which is then streamed.
+
+The CSV's answer columns are the question keys and its cells are what ``answers.raw_from_text``
+reads, so an export imports back (``responses.responses_import_csv``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from .answers import CHOICE_KINDS, TEXT_KINDS, display, export_value
+from .models import Answer, Consultation, Question, Response
+from .selectors import questions as questions_of
+
+FIXED = ["reference", "submitted_at", "channel", "ward", "version"]
+CHUNK = 2000
+
+
+def columns(consultation: Consultation) -> list[Question]:
+    """The answer columns: every question key across versions, current wording first."""
+    seen: dict[str, Question] = {}
+    versions = list(consultation.versions.order_by("-number"))
+    for version in versions:
+        for q in questions_of(version):
+            if q.key not in seen and not q.section.equality:
+                seen[q.key] = q
+    current = [q.key for q in questions_of(versions[0])] if versions else []
+    return sorted(seen.values(), key=lambda q: (q.key not in current, _index(current, q.key)))
+
+
+def _index(keys: list[str], key: str) -> int:
+    return keys.index(key) if key in keys else 0
+
+
+def rows(consultation: Consultation, *, labels: bool = False) -> Iterator[list[str]]:
+    """The header, then one row per submitted response (cells as text)."""
+    qs = columns(consultation)
+    yield FIXED + [q.key for q in qs]
+    responses = (
+        Response.objects.filter(consultation=consultation, state=Response.State.SUBMITTED)
+        .select_related("ward", "version")
+        .prefetch_related(
+            Prefetch(
+                "answers",
+                queryset=Answer.objects.select_related("question").only(
+                    "response_id",
+                    "value",
+                    "question__key",
+                    "question__kind",
+                    "question__options",
+                    "question__rows",
+                ),
+            )
+        )
+        .order_by("pk")
+    )
+    render = display if labels else export_value
+    for response in responses.iterator(chunk_size=CHUNK):
+        by_key = {a.question.key: a for a in response.answers.all()}
+        cells = [
+            response.reference or "",
+            timezone.localtime(response.submitted_at).isoformat(timespec="seconds")
+            if response.submitted_at
+            else "",
+            response.channel,
+            response.ward.slug if response.ward else "",
+            str(response.version.number),
+        ]
+        for q in qs:
+            answer = by_key.get(q.key)
+            cells.append(render(answer.question, answer.value) if answer else "")
+        yield cells
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_stream(consultation: Consultation) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # so spreadsheet programs read UTF-8
+    for row in rows(consultation):
+        yield writer.writerow(row)
+
+
+def json_stream(consultation: Consultation) -> Iterator[str]:
+    """``{"consultation": {...}, "questions": [...], "responses": [{...}, ...]}`` in pieces."""
+    qs = columns(consultation)
+    head = {
+        "consultation": {
+            "slug": consultation.slug,
+            "title": consultation.title,
+            "opens_at": consultation.opens_at.isoformat(),
+            "closes_at": consultation.closes_at.isoformat(),
+        },
+        "questions": [
+            {
+                "key": q.key,
+                "kind": q.kind,
+                "text": q.text,
+                "options": q.options,
+                "rows": q.rows,
+            }
+            for q in qs
+        ],
+    }
+    text = json.dumps(head, ensure_ascii=False)
+    yield text[:-1] + ', "responses": ['
+    first = True
+    iterator = rows(consultation)
+    header = next(iterator)
+    for row in iterator:
+        record = dict(zip(header[: len(FIXED)], row[: len(FIXED)], strict=True))
+        record["answers"] = {
+            key: cell
+            for key, cell in zip(header[len(FIXED) :], row[len(FIXED) :], strict=True)
+            if cell
+        }
+        yield ("" if first else ",") + json.dumps(record, ensure_ascii=False)
+        first = False
+    yield "]}"
+
+
+def xlsx_file(consultation: Consultation) -> Any:
+    """A temporary file holding the XLSX (rows written one by one in constant memory)."""
+    import xlsxwriter
+
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - returned open, closed by the response
+    workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "in_memory": False})
+    sheet = workbook.add_worksheet("Responses")
+    bold = workbook.add_format({"bold": True})
+    for n, row in enumerate(rows(consultation, labels=True)):
+        sheet.write_row(n, 0, row, bold if n == 0 else None)
+    workbook.close()
+    handle.seek(0)
+    return handle
+
+
+def consult_batch(consultation: Consultation) -> dict[str, Any]:
+    """The consultation in the shape of i.AI Consult's ``ConsultationDataBatch`` (its import
+    of respondents, questions, free-text responses and multiple-choice selections): each
+    question that has free text or options becomes a numbered question; each respondent a
+    ``themefinder_id``; equality answers are not included."""
+    qs = [q for q in columns(consultation) if q.kind in TEXT_KINDS | CHOICE_KINDS]
+    numbers = {q.key: n for n, q in enumerate(qs, 1)}
+    respondents: list[dict[str, Any]] = []
+    free: dict[int, list[dict[str, Any]]] = {}
+    chosen: dict[int, list[dict[str, Any]]] = {}
+    responses = (
+        Response.objects.filter(consultation=consultation, state=Response.State.SUBMITTED)
+        .select_related("ward")
+        .prefetch_related(Prefetch("answers", queryset=Answer.objects.select_related("question")))
+        .order_by("pk")
+    )
+    for n, response in enumerate(responses.iterator(chunk_size=CHUNK), 1):
+        demographics = {"channel": [response.channel]}
+        if response.ward:
+            demographics["ward"] = [response.ward.name]
+        respondents.append({"themefinder_id": n, "demographic_data": demographics})
+        for answer in response.answers.all():
+            number = numbers.get(answer.question.key)
+            if number is None:
+                continue
+            q = answer.question
+            if q.kind in TEXT_KINDS:
+                free.setdefault(number, []).append({"themefinder_id": n, "text": answer.value})
+            else:
+                labels = dict(q.choices)
+                if q.kind in (Question.Kind.SINGLE, Question.Kind.DROPDOWN):
+                    options = [labels.get(answer.value, answer.value)]
+                elif q.kind == Question.Kind.MATRIX:
+                    rows_ = dict(q.row_choices)
+                    options = [
+                        f"{rows_.get(r, r)}: {labels.get(c, c)}" for r, c in answer.value.items()
+                    ]
+                else:
+                    options = [labels.get(v, v) for v in answer.value]
+                chosen.setdefault(number, []).append({"themefinder_id": n, "options": options})
+    questions = []
+    for q in qs:
+        if q.kind == Question.Kind.MATRIX:
+            options = [f"{row}: {label}" for _r, row in q.row_choices for _v, label in q.choices]
+        else:
+            options = [label for _v, label in q.choices]
+        questions.append(
+            {
+                "question_text": q.text,
+                "question_number": numbers[q.key],
+                "has_free_text": q.kind in TEXT_KINDS,
+                "multi_choice_options": options,
+            }
+        )
+    return {
+        "consultation_code": consultation.slug,
+        "consultation_title": consultation.title,
+        "timestamp": timezone.now().strftime("%Y-%m-%dT%H-%M-%S"),
+        "respondents": respondents,
+        "questions": questions,
+        "responses_by_question": {str(k): v for k, v in free.items()},
+        "multi_choice_by_question": {str(k): v for k, v in chosen.items()},
+    }
+
+
+def csv_text(consultation: Consultation) -> str:
+    """The whole CSV as one string (small exports and tests)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows(consultation):
+        writer.writerow(row)
+    return out.getvalue()
