@@ -127,7 +127,7 @@ def clean_answer(question: Question, raw: Any, *, enforce_required: bool = True)
 
     ``enforce_required=False`` leaves "required" to the caller, who knows whether the question
     is shown at all (see :func:`required_error`)."""
-    value = _CLEANERS[question.kind](question, raw)
+    value = None if raw is None else _CLEANERS[question.kind](question, raw)
     if value is None and question.required and enforce_required:
         _fail(_required_message(question), "required")
     return value
