@@ -60,7 +60,8 @@ def test_the_whole_journey_one_question_a_page(
     )
     assert done.url == f"/consultations/{slug}/respond/check/"
     check = client.get(done.url).content.decode()
-    assert "Buses" in check and "Monday" in check
+    assert "Buses" in check
+    assert "Monday" in check
     # Change the first answer to "yes": the page about why not disappears, its answer goes.
     assert (
         client.post(
