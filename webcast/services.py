@@ -278,9 +278,9 @@ def agenda_item_delete(*, actor: Any, item: AgendaItem) -> None:
         )
     meeting = item.meeting
     audit_record(actor=actor, action="agenda_item.delete", target=item)
-    for document in item.documents.all():
-        document.file.delete(save=False)
+    names = [document.file.name for document in item.documents.all()]
     item.delete()
+    transaction.on_commit(lambda: [AgendaDocument.file.field.storage.delete(n) for n in names])
     _publish_agenda(meeting)
 
 

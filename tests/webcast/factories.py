@@ -16,6 +16,7 @@ def make_meeting(
     title: str = "Planning committee",
     starts_at: datetime | None = None,
     source: str = Meeting.Source.TEST,
+    venue: str = "Council Chamber, Civic Centre",
     **extra,
 ) -> Meeting:
     return services.meeting_create(
@@ -23,7 +24,7 @@ def make_meeting(
         committee=committee or CommitteeFactory(),
         title=title,
         starts_at=starts_at or timezone.now() + timedelta(days=1),
-        venue="Council Chamber, Civic Centre",
+        venue=venue,
         source=source,
         **extra,
     )

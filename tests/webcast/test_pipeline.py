@@ -221,7 +221,7 @@ def test_concat_list_quotes_paths():
     )
 
 
-# --- real ffmpeg -----------------------------------------------------------------------------------
+# --- real ffmpeg ---------------------------------------------------------------------------------
 
 
 def run_ffmpeg(args: list[str]) -> subprocess.CompletedProcess:
