@@ -183,7 +183,9 @@ def _count(question: Question, values: Iterator[Any]) -> dict[str, Any]:
             "label": label,
             "count": counter[value],
             "percent": round(100 * counter[value] / answered) if answered else 0,
-            "mean_rank": round(rank_sum[value] / answered, 2) if answered else None,
+            "mean_rank": round(rank_sum[value] / answered, 2)
+            if answered and question.kind == Question.Kind.RANKING
+            else None,
         }
         for value, label in question.choices
     ]

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from budgets.api import BudgetRoundViewSet
+from consultations.surveys.api import ConsultationViewSet
 
 from . import views
 
@@ -13,6 +14,7 @@ router.register("wards", views.WardViewSet, basename="ward")
 router.register("councillors", views.CouncillorViewSet, basename="councillor")
 router.register("committees", views.CommitteeViewSet, basename="committee")
 router.register("budget-rounds", BudgetRoundViewSet, basename="budget-round")
+router.register("consultations", ConsultationViewSet, basename="consultation")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
