@@ -36,7 +36,7 @@ def route_posts(post_ids: list[int]) -> int:
 
 
 @task
-def route_unrouted() -> int:
+def route_unrouted(older_than_seconds: int = 60) -> int:
     """Beat: route posts stored but not routed for a minute (their routing task was lost with
     a killed worker, or the broker was down when they were stored)."""
     from datetime import timedelta
@@ -45,9 +45,9 @@ def route_unrouted() -> int:
 
     from .models import Post
 
-    stale = timezone.now() - timedelta(seconds=60)
+    stale = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
-        Post.objects.filter(routed_at__isnull=True, fetched_at__lt=stale)
+        Post.objects.filter(routed_at__isnull=True, fetched_at__lte=stale)
         .order_by("pk")
         .values_list("pk", flat=True)[:2000]
     )
