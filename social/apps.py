@@ -7,17 +7,21 @@ class SocialConfig(AppConfig):
     verbose_name = _("Social listening")
 
     def ready(self) -> None:
+        from engagement.accounts import personal_data
         from engagement.notifications import kinds
         from engagement.notifications.models import Delivery
         from engagement.realtime import streams
 
-        from . import selectors
+        from . import selectors, services
 
         kinds.register("social_case", _("New cases in your social inbox"), Delivery.IMMEDIATELY)
         kinds.register(
             "social_escalation",
             _("Social cases that missed a response target"),
             Delivery.IMMEDIATELY,
+        )
+        personal_data.register(
+            "social", export=services.social_export, anonymise=services.social_anonymise
         )
         streams.register(
             "social-inbox",

@@ -763,3 +763,51 @@ def gazetteer_import(*, rows: list[dict[str, str]], actor: Any) -> int:
         )
     gazetteer_forget()
     return added
+
+
+# --- personal data ------------------------------------------------------------------------------
+
+
+def social_export(user: Any) -> dict[str, Any]:
+    """A resident's linked network accounts and the cases made from their posts."""
+    from .models import SocialIdentity
+
+    identities = list(SocialIdentity.objects.filter(user=user))
+    handles = [(i.network, i.handle) for i in identities]
+    from django.db.models import Q
+
+    matching = Q(resident=user)
+    for network, handle in handles:
+        matching |= Q(network=network, author_handle__iexact=handle)
+    cases = Case.objects.filter(matching).prefetch_related("posts").order_by("created_at")
+    return {
+        "accounts": [
+            {
+                "network": i.network,
+                "handle": i.handle,
+                "verified_at": i.verified_at.isoformat() if i.verified_at else None,
+            }
+            for i in identities
+        ],
+        "cases": [
+            {
+                "case": case.pk,
+                "state": case.state,
+                "created_at": case.created_at.isoformat(),
+                "posts": [
+                    {"text": p.text, "posted_at": p.posted_at.isoformat(), "url": p.url}
+                    for p in case.posts.filter(is_outbound=False).order_by("posted_at")
+                ],
+            }
+            for case in cases
+        ],
+    }
+
+
+def social_anonymise(user: Any) -> None:
+    """Unlink the resident from their network accounts and cases (the public posts stay, as
+    posted on the network, but nothing in Moot points from them to the account)."""
+    from .models import SocialIdentity
+
+    SocialIdentity.objects.filter(user=user).delete()
+    Case.objects.filter(resident=user).update(resident=None)

@@ -259,3 +259,24 @@ def test_spam_heuristics():
     )
     assert services.spam_reason(fetched("Huge GIVEAWAY http://x")) == "spam phrase with a link"
     assert services.spam_reason(fetched("@a @b @c @d @e @f @g hi")) == "too many mentions"
+
+
+def test_personal_data_export_and_anonymise(wards):
+    from engagement.accounts.personal_data import SECTIONS
+    from social.models import SocialIdentity
+    from tests.social.factories import PostFactory
+
+    user = make_user("gwen@example.org")
+    SocialIdentity.objects.create(
+        user=user, network="x", handle="gwen_cf", verified_at=timezone.now()
+    )
+    post = PostFactory(author_handle="gwen_cf", text="Bins please")
+    case = services.post_route(post_id=post.pk)
+    assert case.resident == user
+    data = SECTIONS["social"].export(user)
+    assert data["accounts"][0]["handle"] == "gwen_cf"
+    assert data["cases"][0]["posts"][0]["text"] == "Bins please"
+    SECTIONS["social"].anonymise(user)
+    case.refresh_from_db()
+    assert case.resident is None
+    assert not SocialIdentity.objects.filter(user=user).exists()
