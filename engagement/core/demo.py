@@ -415,9 +415,14 @@ def seed_demo() -> DemoSummary:
         summary.changed |= _seed_users(data, summary)
         from budgets.demo import seed_budget_rounds
         from consultations.demo import seed_petitions
+        from social.demo import seed_social
 
         summary.changed |= seed_budget_rounds()
         summary.changed |= seed_petitions()
+        summary.changed |= seed_social()
+        from webcast.demo import seed_meetings
+
+        summary.changed |= seed_meetings()
         if not summary.changed:
             transaction.set_rollback(True)
     return summary
