@@ -124,6 +124,8 @@ def main() -> int:
                 str(workdir / "beat"),
             ]
         )
+        # The webcast supervisor: ffmpeg for every meeting whose stream is started.
+        start([python, "manage.py", "run_webcast", "--all"])
         server = start(
             [
                 python,
