@@ -416,11 +416,9 @@ def seed_demo() -> DemoSummary:
         from budgets.demo import seed_budget_rounds
         from consultations.demo import seed_petitions
         from social.demo import seed_social
-        from social.demo import seed_social
 
         summary.changed |= seed_budget_rounds()
         summary.changed |= seed_petitions()
-        summary.changed |= seed_social()
         summary.changed |= seed_social()
         from webcast.demo import seed_meetings
 
