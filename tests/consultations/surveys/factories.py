@@ -62,3 +62,54 @@ def make_consultation(staff, *, published=True, opens=-1, closes=10, **fields) -
         services.consultation_publish(actor=staff, consultation=consultation)
     consultation.refresh_from_db()
     return consultation
+
+
+def make_every_type(staff, **fields) -> Consultation:
+    """A published consultation with one question of every type (and an equality section)."""
+    consultation = make_consultation(staff, published=False, **fields)
+    version = consultation.current_version
+    section = services.section_save(
+        actor=staff, version=version, title="Everything else", title_cy="Popeth arall"
+    )
+    K = Question.Kind
+    specs = [
+        (K.SHORT_TEXT, "Your name", {}),
+        (K.DROPDOWN, "Your area", {"options": opt("North", "South")}),
+        (K.RANKING, "Rank these", {"options": opt("Parks", "Roads", "Libraries")}),
+        (
+            K.MATRIX,
+            "How much do you agree",
+            {"options": opt("Agree", "Disagree"), "rows": opt("Cleaner", "Safer")},
+        ),
+        (K.NUMBER, "How many visits a month", {"min_value": 0, "max_value": 100}),
+        (K.DATE, "When did you last visit", {}),
+        (K.POSTCODE, "Your postcode", {}),
+        (K.EMAIL, "Your email", {}),
+        (K.CONSENT, "We may quote you", {}),
+        (K.FILE, "Attach a photo", {}),
+    ]
+    for kind, text, extra in specs:
+        services.question_save(
+            actor=staff,
+            section=section,
+            kind=kind,
+            text=text,
+            text_cy=f"{text} (cy)",
+            help_text="A hint",
+            help_text_cy="Awgrym",
+            **extra,
+        )
+    equality = services.section_save(
+        actor=staff, version=version, title="About you", title_cy="Amdanoch chi", equality=True
+    )
+    services.question_save(
+        actor=staff,
+        section=equality,
+        kind=K.SINGLE,
+        text="Your age group",
+        text_cy="Eich grŵp oedran",
+        options=opt("Under 30", "30 to 64", "65 or over"),
+    )
+    services.consultation_publish(actor=staff, consultation=consultation)
+    consultation.refresh_from_db()
+    return consultation
