@@ -415,10 +415,12 @@ def seed_demo() -> DemoSummary:
         summary.changed |= _seed_users(data, summary)
         from budgets.demo import seed_budget_rounds
         from consultations.demo import seed_petitions
+        from consultations.surveys.demo import seed_consultations
         from social.demo import seed_social
 
         summary.changed |= seed_budget_rounds()
         summary.changed |= seed_petitions()
+        summary.changed |= seed_consultations()
         summary.changed |= seed_social()
         from webcast.demo import seed_meetings
 

@@ -536,3 +536,17 @@ def test_retention_anonymises_respondents(staff, resident):
     assert not Response.objects.filter(pk=draft.pk).exists()
     assert AuditEntry.objects.filter(action="consultation.anonymise").count() == 1
     assert services.responses_anonymise_due(now=later) == 0
+
+
+def test_seed_demo_consultations_are_complete_and_idempotent(db):
+    from consultations.surveys.demo import seed_consultations
+    from tests.factories import PostcodeFactory, WardFactory
+
+    PostcodeFactory(ward=WardFactory(name="Canol", slug="canol"), postcode="CF10 1EP")
+    assert seed_consultations() is True
+    assert seed_consultations() is False
+    town = Consultation.objects.get(slug="town-centre-traffic")
+    assert (town.phase, town.response_count) == ("open", 24)
+    assert EqualityRecord.objects.filter(consultation=town).count() == 24
+    library = Consultation.objects.get(slug="library-opening-hours")
+    assert (library.phase, library.response_count) == ("outcome", 12)
