@@ -120,6 +120,7 @@ def main() -> int:
                 "--beat",
                 "--loglevel=warning",
                 "--concurrency=1",
+                "--queues=celery,webcast",
                 "--schedule",
                 str(workdir / "beat"),
             ]

@@ -204,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consultations.surveys.tasks.anonymise_due_responses",
         "schedule": 60 * 60 * 24,
     },
+    "webcast-captions-reminders": {
+        "task": "webcast.tasks.send_captions_reminders",
+        "schedule": 60 * 60 * 6,
+    },
     "prune-expired": {
         "task": "engagement.core.tasks.prune_expired",
         "schedule": 60 * 60 * 24,
