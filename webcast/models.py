@@ -70,6 +70,11 @@ class Meeting(models.Model):
     health = models.JSONField(default=dict, blank=True)
     health_at = models.DateTimeField(null=True, blank=True)
     ingest_error = models.CharField(max_length=500, blank=True)
+    archive_state = models.CharField(max_length=10, blank=True)
+    archive_progress = models.PositiveSmallIntegerField(default=0)
+    archive = models.JSONField(default=dict, blank=True)
+    captions_at = models.DateTimeField(null=True, blank=True)
+    captions_reminded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -19,11 +19,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagement.audit.services import audit_record, model_changes
 from engagement.realtime.services import publish, publish_soon
+from engagement.tasks import enqueue
 
 from . import pipeline
 from .models import AgendaDocument, AgendaItem, IngestGap, IngestRun, ItemMark, Meeting, SpeakerMark
@@ -166,6 +168,7 @@ def meeting_transition(*, actor: Any, meeting: Meeting, to: str) -> Meeting:
         changes={"status": [before, to]},
     )
     _publish_status(meeting)
+    _queue_archive_if_stopped(meeting)
     return meeting
 
 
@@ -472,6 +475,7 @@ def ingest_run_end(
     run.ended_at, run.exit_code, run.error = now, exit_code, error[:500]
     run.save(update_fields=["ended_at", "exit_code", "error"])
     meeting = Meeting.objects.get(pk=run.meeting_id)
+    _queue_archive_if_stopped(meeting)
     if planned or not meeting.ingest_enabled:
         return None
     if error:
@@ -498,3 +502,170 @@ def ingest_health_record(*, meeting_id: int, health: dict[str, Any]) -> None:
 def ingest_error_set(*, meeting_id: int, error: str) -> None:
     Meeting.objects.filter(pk=meeting_id).update(ingest_error=error[:500])
     publish_soon(stream=f"webcast-control.{meeting_id}")
+
+
+# --- the archive ---------------------------------------------------------------------------------
+
+
+def archive_dir(meeting: Meeting) -> Path:
+    return Path(settings.MEDIA_ROOT) / "webcast" / "archive" / str(meeting.pk)
+
+
+def _media_path(path: Path) -> str:
+    return str(path.relative_to(Path(settings.MEDIA_ROOT)))
+
+
+def _queue_archive_if_stopped(meeting: Meeting) -> None:
+    """Queue the archive once the meeting has ended and no ffmpeg run is still stopping (the
+    supervisor's last :func:`ingest_run_end` queues it otherwise)."""
+    if meeting.status == S.ENDED and not meeting.runs.filter(ended_at__isnull=True).exists():
+        from .tasks import archive_meeting
+
+        enqueue(archive_meeting, meeting.pk)
+
+
+def _archive_progress(meeting_id: int, percent: int) -> None:
+    Meeting.objects.filter(pk=meeting_id).update(archive_progress=percent)
+    publish_soon(stream=f"webcast-control.{meeting_id}")
+
+
+def meeting_archive_build(*, meeting_id: int) -> Meeting:
+    """Make the archive (idempotent: a finished archive is left alone; a failed one is retried
+    from the start). Long-running: ffmpeg remuxes the whole meeting; not in a transaction."""
+    from . import archive
+    from .supervisor import ffmpeg_binary
+
+    meeting = Meeting.objects.get(pk=meeting_id)
+    if meeting.status not in {S.ENDED, S.ARCHIVED} or meeting.archive_state == "done":
+        return meeting
+    if meeting.runs.filter(ended_at__isnull=True).exists():
+        return meeting
+    _archive_progress(meeting.pk, 0)
+    Meeting.objects.filter(pk=meeting.pk).update(archive_state="running")
+    binary = ffmpeg_binary()
+    out = archive_dir(meeting)
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {}
+    try:
+        master = live_dir(meeting) / "master.m3u8"
+        if master.exists():
+            playlist = archive.top_variant(master)
+            segments = pipeline.parse_media_playlist(playlist.read_text())
+            total = round(sum(s.duration for s in segments), 3)
+            mp4 = out / "meeting.mp4"
+            archive.run_with_progress(
+                binary,
+                archive.mp4_args(playlist, mp4),
+                total,
+                lambda done: _archive_progress(meeting.pk, int(done * 80)),
+            )
+            marks = [
+                (m.item_id, f"{m.item.number}. {m.item.title}", m.at)
+                for m in meeting.item_marks.select_related("item").order_by("at", "pk")
+            ]
+            chapter_list = archive.chapters(marks, segments)
+            (out / "chapters.vtt").write_text(archive.chapters_vtt(chapter_list))
+            poster = out / "poster.jpg"
+            archive.run(binary, archive.still_args(mp4, min(total * 0.1, 60.0), poster, 1280))
+            thumbnails = {}
+            for chapter in chapter_list:
+                thumb = out / f"item-{chapter.item_id}.jpg"
+                at = min(chapter.start + 1, max(total - 0.5, 0))
+                archive.run(binary, archive.still_args(mp4, at, thumb, 320))
+                thumbnails[str(chapter.item_id)] = _media_path(thumb)
+            result |= {
+                "duration": total,
+                "mp4": _media_path(mp4),
+                "mp4_size": mp4.stat().st_size,
+                "chapters": _media_path(out / "chapters.vtt"),
+                "chapter_starts": {str(c.item_id): c.start for c in chapter_list},
+                "poster": _media_path(poster),
+                "thumbnails": thumbnails,
+            }
+        _archive_progress(meeting.pk, 90)
+        parts = sorted(recordings_dir(meeting).glob("part-*.ts"))
+        if parts:
+            listing = out / "recording-parts.txt"
+            listing.write_text(pipeline.concat_list(parts))
+            archive.run(binary, archive.join_args(listing, out / "recording.mkv"))
+            result["recording"] = _media_path(out / "recording.mkv")
+            result["recording_parts"] = len(parts)
+    except (pipeline.PipelineError, OSError) as exc:
+        Meeting.objects.filter(pk=meeting.pk).update(
+            archive_state="failed", archive={"error": str(exc)[:500]}
+        )
+        audit_record(
+            actor=None, action="meeting.archive_failed", target=meeting, changes={"error": str(exc)}
+        )
+        publish_soon(stream=meeting.control_stream)
+        return Meeting.objects.get(pk=meeting.pk)
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+        meeting.archive, meeting.archive_state, meeting.archive_progress = result, "done", 100
+        meeting.save(update_fields=["archive", "archive_state", "archive_progress", "updated_at"])
+        if meeting.status == S.ENDED:
+            meeting_transition(actor=None, meeting=meeting, to=S.ARCHIVED)
+        publish_soon(stream=meeting.control_stream)
+    return Meeting.objects.get(pk=meeting.pk)
+
+
+@transaction.atomic
+def meeting_captions_set(*, actor: Any, meeting: Meeting, text: str) -> Meeting:
+    """Store captions (WebVTT, or SRT converted) for the archive; staff may edit them later."""
+    from . import archive
+
+    if meeting.status not in {S.ENDED, S.ARCHIVED}:
+        raise WebcastError(_("Captions can be added once the meeting has ended."))
+    if len(text) > 5_000_000:
+        raise ValidationError({"captions": [_("The captions file must be smaller than 5 MB.")]})
+    try:
+        vtt = archive.captions_to_vtt(text)
+    except archive.CaptionError as exc:
+        raise ValidationError({"captions": [str(exc)]}) from exc
+    path = archive_dir(meeting) / "captions.vtt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(vtt)
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    meeting.captions_at = timezone.now()
+    meeting.save(update_fields=["captions_at", "updated_at"])
+    audit_record(actor=actor, action="meeting.captions", target=meeting)
+    return meeting
+
+
+def captions_reminders_send() -> int:
+    """Tell staff about archives still without captions 10 days after the meeting: after 14
+    days the accessibility regulations treat them as pre-recorded, which must be captioned."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+
+    from engagement.accounts.models import Role
+    from engagement.notifications.services import notify
+
+    due = Meeting.objects.filter(
+        status=S.ARCHIVED,
+        captions_at__isnull=True,
+        captions_reminded_at__isnull=True,
+        ended_at__lte=timezone.now() - timedelta(days=10),
+    ).select_related("committee")
+    staff = list(get_user_model().objects.filter(groups__name=Role.STAFF, is_active=True))
+    count = 0
+    for meeting in due:
+        with transaction.atomic():
+            claimed = Meeting.objects.filter(pk=meeting.pk, captions_reminded_at__isnull=True)
+            if not claimed.update(captions_reminded_at=timezone.now()):
+                continue
+            for user in staff:
+                notify(
+                    user=user,
+                    kind="webcast_captions",
+                    subject=_("Captions needed: %(meeting)s") % {"meeting": meeting},
+                    body=_(
+                        "The recording of %(meeting)s has no captions. It counts as pre-recorded "
+                        "video 14 days after the meeting, and must then be captioned."
+                    )
+                    % {"meeting": meeting},
+                    url=reverse("webcast_staff:meeting", args=[meeting.pk]),
+                )
+            count += 1
+    return count

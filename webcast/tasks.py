@@ -1,0 +1,16 @@
+"""Webcast jobs: take ids, call a service, safe to retry."""
+
+from engagement.tasks import task
+
+from . import services
+
+
+@task(queue="webcast")
+def archive_meeting(meeting_id: int) -> str:
+    """Build a meeting's archive (ffmpeg; minutes for a long meeting: its own queue)."""
+    return services.meeting_archive_build(meeting_id=meeting_id).archive_state
+
+
+@task
+def send_captions_reminders() -> int:
+    return services.captions_reminders_send()
