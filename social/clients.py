@@ -80,6 +80,23 @@ class Batch:
     """Items in the page that were malformed and left out."""
 
 
+_SEP = " "
+
+
+def split_cursor(cursor: str) -> tuple[str | None, str | None, str | None]:
+    """A stored cursor is either the newest item seen (``since``), or, part way through a
+    newest-first listing (X, Bluesky), ``since newest next-page``: the poll goes on from the
+    next page and, at the end, keeps ``newest``."""
+    parts = (cursor or "").split(_SEP)
+    if len(parts) == 3:
+        return parts[0] or None, parts[1] or None, parts[2] or None
+    return (cursor or None), None, None
+
+
+def join_cursor(since: str | None, newest: str | None, page: str | None) -> str:
+    return _SEP.join([since or "", newest or "", page or ""])
+
+
 class BaseURLSession(requests.Session):
     """A requests session that sends tweepy's hard-coded host to ``base_url`` instead, with a
     default timeout. tweepy builds every URL as ``"https://api.twitter.com" + route``, so a
@@ -197,9 +214,7 @@ class XAdapter:
             "user_fields": ["username", "name"],
             "max_results": 100,
         }
-        since = self.source.cursor or None
-        newest: str | None = None
-        token: str | None = None
+        since, newest, token = split_cursor(self.source.cursor)
         for _ in range(PAGE_LIMIT):
             if self.source.kind == "mentions":
                 page = self._call(
@@ -234,7 +249,10 @@ class XAdapter:
                 except (KeyError, TypeError, ValueError, AttributeError):
                     skipped += 1
             last = not token
-            yield Batch(posts=posts, cursor=(newest if last else None), skipped=skipped)
+            # Between pages the cursor remembers where to go on (a poll that reaches the page
+            # limit continues there next time); after the last page, only the newest id.
+            cursor = newest if last else join_cursor(since, newest, token)
+            yield Batch(posts=posts, cursor=cursor, skipped=skipped)
             if last:
                 return
 
@@ -433,9 +451,8 @@ class BlueskyAdapter:
     def fetch(self) -> Iterator[Batch]:
         """Newest first, paging into the past until the stored cursor (the newest
         ``indexedAt`` seen); the new cursor is given with the last page only."""
-        since = self.source.cursor or ""
-        newest = ""
-        page_cursor: str | None = None
+        since, newest, page_cursor = split_cursor(self.source.cursor)
+        since, newest = since or "", newest or ""
         for _ in range(PAGE_LIMIT):
             if self.source.kind == "mentions":
                 page = self._call(
@@ -464,7 +481,8 @@ class BlueskyAdapter:
                     skipped += 1
             page_cursor = page.cursor
             last = reached or not page_cursor or not all_items
-            yield Batch(posts=posts, cursor=(newest or None) if last else None, skipped=skipped)
+            cursor = (newest or None) if last else join_cursor(since, newest, page_cursor)
+            yield Batch(posts=posts, cursor=cursor, skipped=skipped)
             if last:
                 return
 

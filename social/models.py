@@ -69,7 +69,7 @@ class Source(models.Model):
         help_text=_("Kept on the server; never shown again after saving."),
     )
     enabled = models.BooleanField(_("polling"), default=True)
-    cursor = models.CharField(max_length=200, blank=True)
+    cursor = models.CharField(max_length=1000, blank=True)
     health = models.CharField(max_length=20, choices=Health.choices, default=Health.NEW)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_ok_at = models.DateTimeField(null=True, blank=True)

@@ -105,8 +105,8 @@ def source_poll(
             result.skipped += batch.skipped
             result.new_post_ids.extend(new_ids)
             if batch.cursor:
-                Source.objects.filter(pk=source.pk).update(cursor=batch.cursor[:200])
-                source.cursor = batch.cursor[:200]
+                Source.objects.filter(pk=source.pk).update(cursor=batch.cursor[:1000])
+                source.cursor = batch.cursor[:1000]
             if new_ids:
                 route(new_ids)
     except RateLimited as exc:

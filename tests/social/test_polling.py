@@ -279,3 +279,29 @@ def test_disabled_sources_are_not_polled(fake_x, x_source):
     x_source.save()
     assert polling.source_poll(source_id=x_source.pk, force=True).status == "not_due"
     assert fake_x.calls("/mentions") == []
+
+
+def test_a_poll_that_reaches_the_page_limit_goes_on_next_time(fake_x, x_source, monkeypatch):
+    monkeypatch.setattr("social.clients.PAGE_LIMIT", 2)
+    ids = [fake_x.add_post(f"Post {n}", mentions=fake_x.council_id) for n in range(450)]
+    first = poll(x_source)
+    assert first.fetched == 200
+    x_source.refresh_from_db()
+    assert x_source.cursor == f" {ids[-1]} {ids[250]}"  # since, newest, next page
+    assert poll(x_source).fetched == 200
+    assert poll(x_source).fetched == 50
+    x_source.refresh_from_db()
+    assert x_source.cursor == ids[-1]
+    assert Post.objects.count() == 450
+    new = fake_x.add_post("Newer", mentions=fake_x.council_id)
+    assert poll(x_source).fetched == 1
+    assert Post.objects.filter(external_id=new).exists()
+
+
+def test_bluesky_page_limit_goes_on_next_time(fake_bluesky, bluesky_source, monkeypatch):
+    monkeypatch.setattr("social.clients.PAGE_LIMIT", 1)
+    for n in range(120):
+        fake_bluesky.add_post(f"Bluesky post {n}")
+    fetched = [poll(bluesky_source).fetched for _ in range(4)]
+    assert fetched == [50, 50, 20, 0]
+    assert Post.objects.count() == 120
