@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -70,7 +71,10 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     draft = _draft(request, consultation)
     if draft is None:
         if not ratelimit.hit(
-            "consultation-start", ratelimit.client_ip(request), limit=60, window=600
+            "consultation-start",
+            ratelimit.client_ip(request),
+            limit=settings.CONSULTATION_STARTS_PER_ADDRESS,
+            window=600,
         ):
             messages.error(request, _("Too many responses started from here. Try again later."))
             return redirect(consultation)

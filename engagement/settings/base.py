@@ -234,6 +234,9 @@ CELERY_BEAT_SCHEDULE = {
 STREAM_EVENT_RETENTION_DAYS = env.int("STREAM_EVENT_RETENTION_DAYS", default=7)
 REALTIME_TICK_SECONDS = env.float("REALTIME_TICK_SECONDS", default=1.0)
 NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=365)
+# Consultation responses started from one address in ten minutes (a library or council office
+# shares an address, so this is generous; it stops a script filling the table with drafts).
+CONSULTATION_STARTS_PER_ADDRESS = env.int("CONSULTATION_STARTS_PER_ADDRESS", default=200)
 
 # Demo data (seed_demo, demo_totp) publishes its secrets: allowed only where this is true.
 MOOT_DEMO = env.bool("MOOT_DEMO", default=False)

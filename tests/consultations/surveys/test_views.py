@@ -164,3 +164,17 @@ def test_pages_need_a_draft(client, consultation):
     assert (
         client.get(f"/consultations/{consultation.slug}/respond/done/ABCD-EFGH/").status_code == 404
     )
+
+
+def test_starting_responses_is_rate_limited_per_address(consultation, settings):
+    settings.CONSULTATION_STARTS_PER_ADDRESS = 2
+    url = f"/consultations/{consultation.slug}/start/"
+    for _ in range(2):
+        assert Client().post(url).url.endswith("/respond/1/")
+    refused = Client()
+    assert refused.post(url).url == consultation.get_absolute_url()
+    assert (
+        "Too many responses started from here"
+        in refused.get(consultation.get_absolute_url()).content.decode()
+    )
+    assert Response.objects.count() == 2
