@@ -179,6 +179,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Europe/London"
+# Long-running jobs get their own queue, so a meeting's archive never delays an email.
+CELERY_TASK_ROUTES = {"webcast.tasks.archive_meeting": {"queue": "webcast"}}
 CELERY_BEAT_SCHEDULE = {
     "notifications-daily-digest": {
         "task": "engagement.notifications.tasks.queue_daily_digests",
