@@ -46,43 +46,44 @@ def _index(keys: list[str], key: str) -> int:
 
 
 def rows(consultation: Consultation, *, labels: bool = False) -> Iterator[list[str]]:
-    """The header, then one row per submitted response (cells as text)."""
+    """The header, then one row per submitted response (cells as text).
+
+    Responses are read in keyset-paginated chunks of plain tuples, and each chunk's answers in
+    one query as ``(response, question key, value)``: memory stays that of one chunk."""
     qs = columns(consultation)
+    by_key = {q.key: q for q in qs}
+    position = {q.key: n for n, q in enumerate(qs)}
     yield FIXED + [q.key for q in qs]
-    responses = (
-        Response.objects.filter(consultation=consultation, state=Response.State.SUBMITTED)
-        .select_related("ward", "version")
-        .prefetch_related(
-            Prefetch(
-                "answers",
-                queryset=Answer.objects.select_related("question").only(
-                    "response_id",
-                    "value",
-                    "question__key",
-                    "question__kind",
-                    "question__options",
-                    "question__rows",
-                ),
-            )
-        )
-        .order_by("pk")
-    )
     render = display if labels else export_value
-    for response in responses.iterator(chunk_size=CHUNK):
-        by_key = {a.question.key: a for a in response.answers.all()}
-        cells = [
-            response.reference or "",
-            timezone.localtime(response.submitted_at).isoformat(timespec="seconds")
-            if response.submitted_at
-            else "",
-            response.channel,
-            response.ward.slug if response.ward else "",
-            str(response.version.number),
-        ]
-        for q in qs:
-            answer = by_key.get(q.key)
-            cells.append(render(answer.question, answer.value) if answer else "")
-        yield cells
+    found = (
+        Response.objects.filter(consultation=consultation, state=Response.State.SUBMITTED)
+        .order_by("pk")
+        .values_list("pk", "reference", "submitted_at", "channel", "ward__slug", "version__number")
+    )
+    last = 0
+    while True:
+        chunk = list(found.filter(pk__gt=last)[:CHUNK])
+        if not chunk:
+            return
+        last = chunk[-1][0]
+        cells: dict[int, list[str]] = {pk: [""] * len(qs) for pk, *_rest in chunk}
+        answers = Answer.objects.filter(response_id__in=list(cells)).values_list(
+            "response_id", "question__key", "value"
+        )
+        for response_id, key, value in answers.iterator(chunk_size=CHUNK * 20):
+            if key in position:
+                cells[response_id][position[key]] = render(by_key[key], value)
+        for pk, reference, submitted_at, channel, ward, version in chunk:
+            yield [
+                reference or "",
+                timezone.localtime(submitted_at).isoformat(timespec="seconds")
+                if submitted_at
+                else "",
+                channel,
+                ward or "",
+                str(version),
+                *cells[pk],
+            ]
 
 
 class _Echo:
