@@ -178,3 +178,24 @@ def test_starting_responses_is_rate_limited_per_address(consultation, settings):
         in refused.get(consultation.get_absolute_url()).content.decode()
     )
     assert Response.objects.count() == 2
+
+
+def test_signed_in_residents_carry_on_from_any_device(resident, consultation):
+    first, second = Client(), Client()
+    first.force_login(resident)
+    second.force_login(resident)
+    slug = consultation.slug
+    first.post(f"/consultations/{slug}/start/")
+    first.post(f"/consultations/{slug}/respond/1/", {"q-do-you-agree": "no"})
+    detail = second.get(f"/consultations/{slug}/").content.decode()
+    assert "Carry on with your response" in detail
+    second.post(f"/consultations/{slug}/start/")
+    check = second.get(f"/consultations/{slug}/respond/check/").content.decode()
+    assert 'value="resident@example.org"' in check  # the copy goes to the account's address
+    second.post(f"/consultations/{slug}/respond/check/", {"email": "resident@example.org"})
+    response = Response.objects.get()
+    assert (response.user, response.state) == (resident, "submitted")
+
+
+def test_the_home_page_lists_open_consultations(client, consultation):
+    assert "Library opening hours" in client.get("/").content.decode()
