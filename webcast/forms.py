@@ -98,3 +98,34 @@ class SpeakerForm(forms.Form):
         widget=forms.RadioSelect,
         initial=SpeakerMark.Role.COUNCILLOR,
     )
+
+
+class CaptionsForm(forms.Form):
+    file = forms.FileField(
+        label=_("Captions file (WebVTT or SRT)"),
+        required=False,
+        help_text=_("Or edit the captions below."),
+    )
+    captions = forms.CharField(
+        label=_("Captions (WebVTT)"),
+        required=False,
+        max_length=5_000_000,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "true"}),
+        validators=[validate_no_control_characters],
+    )
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > 5_000_000:
+                raise forms.ValidationError(_("The captions file must be smaller than 5 MB."))
+            try:
+                data["captions"] = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise forms.ValidationError(
+                    _("The captions file must be text (UTF-8), such as a .vtt or .srt file.")
+                ) from exc
+        if not data.get("captions", "").strip():
+            raise forms.ValidationError(_("Choose a captions file or enter the captions."))
+        return data

@@ -55,9 +55,14 @@ def agenda_items(meeting: Meeting) -> list[AgendaItem]:
 
 def agenda_context(meeting: Meeting) -> dict[str, Any]:
     """What ``_agenda.html`` needs, for the page and for every push of it."""
+    items = agenda_items(meeting)
+    thumbnails = (meeting.archive or {}).get("thumbnails", {})
+    for item in items:
+        name = thumbnails.get(str(item.pk))
+        item.thumbnail = f"{settings.MEDIA_URL}{name}" if name else ""
     return {
         "meeting": meeting,
-        "items": agenda_items(meeting),
+        "items": items,
         "current_id": meeting.current_item_id,
         "timeline_json": json.dumps(item_timeline(meeting)),
         "hls_url": hls_url(meeting),
@@ -82,6 +87,22 @@ def item_timeline(meeting: Meeting) -> list[dict[str, Any]]:
         {"item": mark.item_id, "number": mark.item.number, "at": mark.at.isoformat()}
         for mark in meeting.item_marks.select_related("item").order_by("at", "pk")
     ]
+
+
+def archive_urls(meeting: Meeting) -> dict[str, Any]:
+    """Links to what the archive job made (empty until it has)."""
+    archive = meeting.archive or {}
+    if meeting.archive_state != "done":
+        return {}
+    urls = {
+        key: f"{settings.MEDIA_URL}{archive[key]}"
+        for key in ("mp4", "chapters", "poster", "recording")
+        if archive.get(key)
+    }
+    urls["mp4_size"] = archive.get("mp4_size", 0)
+    if meeting.captions_at:
+        urls["captions"] = f"{settings.MEDIA_URL}webcast/archive/{meeting.pk}/captions.vtt"
+    return urls
 
 
 def control_state(meeting: Meeting) -> dict[str, Any]:

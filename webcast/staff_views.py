@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engagement.core.permissions import staff_required
 
 from . import selectors, services
-from .forms import AgendaItemForm, DocumentForm, MeetingForm, SpeakerForm
+from .forms import AgendaItemForm, CaptionsForm, DocumentForm, MeetingForm, SpeakerForm
 from .models import AgendaDocument, AgendaItem, Meeting
 from .supervisor import rtmp_port
 
@@ -97,6 +97,12 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     if which == "document":
         doc_item = get_object_or_404(AgendaItem, pk=request.POST.get("item") or 0, meeting=meeting)
         doc_form = DocumentForm(request.POST, request.FILES)
+    captions_path = services.archive_dir(meeting) / "captions.vtt"
+    captions_form = CaptionsForm(
+        request.POST if which == "captions" else None,
+        request.FILES if which == "captions" else None,
+        initial={"captions": captions_path.read_text() if meeting.captions_at else ""},
+    )
     if request.method == "POST":
         try:
             if which == "item" and item_form.is_valid():
@@ -120,14 +126,23 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 messages.success(request, _("The document has been added."))
                 return redirect("webcast_staff:meeting", pk=meeting.pk)
-            if which not in {"item", "document"}:
+            if which == "captions" and captions_form.is_valid():
+                services.meeting_captions_set(
+                    actor=request.user, meeting=meeting, text=captions_form.cleaned_data["captions"]
+                )
+                messages.success(request, _("The captions have been saved."))
+                return redirect("webcast_staff:meeting", pk=meeting.pk)
+            if which not in {"item", "document", "captions"}:
                 return HttpResponse(_("Unknown form."), status=400)
         except (ValidationError, services.WebcastError) as exc:
-            _put_errors(item_form if which == "item" else doc_form, exc)
+            forms_by_name = {"item": item_form, "document": doc_form, "captions": captions_form}
+            _put_errors(forms_by_name[which], exc)
     context = selectors.agenda_context(meeting) | {
         "item_form": item_form,
         "doc_form": doc_form,
         "doc_item": doc_item,
+        "captions_form": captions_form,
+        "archive": selectors.archive_urls(meeting),
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "webcast/staff/meeting.html", context, status=status)

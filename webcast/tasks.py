@@ -5,9 +5,10 @@ from engagement.tasks import task
 from . import services
 
 
-@task(queue="webcast")
+@task
 def archive_meeting(meeting_id: int) -> str:
-    """Build a meeting's archive (ffmpeg; minutes for a long meeting: its own queue)."""
+    """Build a meeting's archive (ffmpeg; minutes for a long meeting: routed to the webcast
+    queue by CELERY_TASK_ROUTES)."""
     return services.meeting_archive_build(meeting_id=meeting_id).archive_state
 
 

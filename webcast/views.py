@@ -51,6 +51,7 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = get_object_or_404(selectors.meetings_base(), pk=pk)
     context = selectors.agenda_context(meeting)
     context["speakers"] = list(meeting.speaker_marks.order_by("at"))
+    context["archive"] = selectors.archive_urls(meeting)
     return render(request, "webcast/meeting.html", context)
 
 
