@@ -321,6 +321,8 @@ class Response(models.Model):
     )
     email = models.EmailField(_("email address"), blank=True)
     wants_outcome = models.BooleanField(_("email me the outcome"), default=False)
+    language = models.CharField(max_length=8, default="en-gb")
+    """The language the respondent used: their emails are written in it."""
     ward = models.ForeignKey(
         "places.Ward", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -105,7 +105,14 @@ def response_start(*, consultation: Consultation, user: Any = None) -> Response:
         submission_token=new_submission_token(),
         user=user if signed_in else None,
         email=user.email if signed_in else "",
+        language=_language(),
     )
+
+
+def _language() -> str:
+    from django.utils.translation import get_language
+
+    return "cy" if (get_language() or "").startswith("cy") else "en-gb"
 
 
 def response_save_page(
@@ -162,7 +169,8 @@ def response_save_for_later(*, response: Response, email: str) -> str:
     with transaction.atomic():
         response.resume_hash = _hash(token)
         response.email = email
-        response.save(update_fields=["resume_hash", "email", "updated_at"])
+        response.language = _language()
+        response.save(update_fields=["resume_hash", "email", "language", "updated_at"])
         from .tasks import send_resume_link
 
         enqueue(send_resume_link, response.pk, token)
@@ -250,6 +258,7 @@ def response_submit(
             submitted_at=now,
             email=email,
             wants_outcome=wants_outcome,
+            language=_language(),
             resume_hash=None,
             draft={},
             updated_at=now,

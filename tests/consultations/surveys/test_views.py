@@ -199,3 +199,33 @@ def test_signed_in_residents_carry_on_from_any_device(resident, consultation):
 
 def test_the_home_page_lists_open_consultations(client, consultation):
     assert "Library opening hours" in client.get("/").content.decode()
+
+
+def test_emails_are_in_the_language_the_respondent_used(
+    client, staff, consultation, django_capture_on_commit_callbacks
+):
+    slug = consultation.slug
+    client.cookies["django_language"] = "cy"
+    client.post(f"/consultations/{slug}/start/")
+    client.post(f"/consultations/{slug}/respond/1/", {"q-do-you-agree": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/consultations/{slug}/respond/check/",
+            {"email": "jo@example.org", "wants_copy": "on", "wants_outcome": "on"},
+        )
+    assert Response.objects.get().language == "cy"
+    assert "Oriau agor y llyfrgell" in mail.outbox[-1].body  # the Welsh title
+    assert "Ydych chi'n cytuno" in mail.outbox[-1].body
+    Consultation.objects.filter(pk=consultation.pk).update(closes_at=timezone.now())
+    consultation.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.outcome_publish(
+            actor=staff,
+            consultation=consultation,
+            you_said="Later",
+            we_did="Open till 7",
+            you_said_cy="Hwyrach",
+            we_did_cy="Ar agor tan 7",
+        )
+    assert "Ar agor tan 7" in mail.outbox[-1].body
+    assert "Open till 7" not in mail.outbox[-1].body
