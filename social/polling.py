@@ -190,5 +190,5 @@ def _queue_routing(post_ids: list[int]) -> None:
 
 def route_now(post_ids: list[int]) -> None:
     """Route in this process (``poll_social`` without a worker, tests)."""
-    for post_id in post_ids:
-        services.post_route(post_id=post_id)
+    for start in range(0, len(post_ids), 50):
+        services.posts_route(post_ids=post_ids[start : start + 50])

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from engagement.core.memo import memo
 from engagement.people.models import Councillor
 from engagement.places.models import Ward
-from engagement.places.selectors import postcode_lookup, ward_for_point
+from engagement.places.selectors import postcode_lookup
 
 from .models import Case, GazetteerEntry, Post, RoutingRule, SocialIdentity, WardRota
 
@@ -165,18 +165,123 @@ def rules_forget() -> None:
     _rules.forget()
 
 
-def _ward_name(ward_id: int) -> str:
-    return Ward.objects.values_list("name", flat=True).get(pk=ward_id)
+class Batch:
+    """What routing a batch of posts needs, read once: the verified accounts and earlier
+    cases of the batch's authors, the wards and their councillors (kept a few seconds per
+    process), and the rota of each ward touched (locked, in ward order, so two workers never
+    take the same turn and never deadlock)."""
+
+    def __init__(self, posts: list[Post]) -> None:
+        from django.db.models.functions import Lower
+
+        handles = {p.author_handle.lower() for p in posts}
+        networks = {p.network for p in posts}
+        self.identities: dict[tuple[str, str], tuple[int, int | None]] = {}
+        for network, handle, user_id, ward_id in (
+            SocialIdentity.objects.annotate(h=Lower("handle"))
+            .filter(
+                network__in=networks, h__in=handles, verified_at__isnull=False, user__is_active=True
+            )
+            .values_list("network", "h", "user_id", "user__ward_id")
+        ):
+            self.identities[(network, handle)] = (user_id, ward_id)
+        self.history: dict[tuple[str, str], tuple[int, int]] = {}
+        for network, handle, case_id, ward_id in (
+            Case.objects.filter(
+                network__in=networks,
+                author_handle__in={p.author_handle for p in posts},
+                ward__isnull=False,
+            )
+            .order_by("created_at")
+            .values_list("network", "author_handle", "pk", "ward_id")
+        ):
+            self.history[(network, handle)] = (case_id, ward_id)  # the latest wins
+        self._rotas: dict[int, WardRota] = {}
+
+    def remember(self, case: Case) -> None:
+        """A case made earlier in this batch counts as history for the posts after it."""
+        if case.ward_id is not None:
+            self.history[(case.network, case.author_handle)] = (case.pk, case.ward_id)
+
+    def lock_rotas(self, ward_ids: set[int]) -> None:
+        for ward_id in sorted(ward_ids - set(self._rotas)):
+            WardRota.objects.get_or_create(ward_id=ward_id)
+        for rota in (
+            WardRota.objects.select_for_update().filter(ward_id__in=ward_ids).order_by("ward_id")
+        ):
+            self._rotas[rota.ward_id] = rota
+
+    def next_owner(self, ward: Ward) -> tuple[Councillor | None, list[Councillor]]:
+        members = _councillors_by_ward().get(ward.pk, [])
+        if not members:
+            return None, []
+        rota = self._rotas.get(ward.pk)
+        if rota is None:
+            self.lock_rotas({ward.pk})
+            rota = self._rotas[ward.pk]
+        ids = [m.pk for m in members]
+        nxt = 0
+        if rota.last_owner_id in ids:
+            nxt = (ids.index(rota.last_owner_id) + 1) % len(ids)
+        owner = members[nxt]
+        rota.last_owner_id = owner.pk
+        rota._moved = True  # type: ignore[attr-defined]
+        return owner, [m for m in members if m.pk != owner.pk]
+
+    def save_rotas(self) -> None:
+        for rota in self._rotas.values():
+            if getattr(rota, "_moved", False):
+                WardRota.objects.filter(pk=rota.pk).update(last_owner_id=rota.last_owner_id)
+
+
+@memo(seconds=30)
+def _wards() -> dict[int, Ward]:
+    """Every ward without its boundary (names for traces, boxes for geotags)."""
+    return {w.pk: w for w in Ward.objects.defer("boundary").order_by("ons_code")}
+
+
+@memo(seconds=30)
+def _councillors_by_ward() -> dict[int, list[Councillor]]:
+    by_ward: dict[int, list[Councillor]] = {}
+    for councillor in (
+        Councillor.objects.filter(is_active=True).prefetch_related("wards").order_by("pk")
+    ):
+        for ward in councillor.wards.all():
+            by_ward.setdefault(ward.pk, []).append(councillor)
+    return by_ward
+
+
+def places_forget() -> None:
+    _wards.forget()
+    _councillors_by_ward.forget()
+
+
+def _ward_for_point(lon: float, lat: float) -> Ward | None:
+    """``places.selectors.ward_for_point`` without its query per call: the boxes come from the
+    per-process list of wards; the prepared boundaries from the places module's own cache."""
+    from shapely.geometry import Point
+
+    from engagement.places.selectors import _prepared
+
+    point = Point(lon, lat)
+    for ward in _wards().values():
+        if ward.min_lon is None or not (
+            ward.min_lon <= lon <= ward.max_lon and ward.min_lat <= lat <= ward.max_lat
+        ):
+            continue
+        if _prepared(ward.pk, ward.updated_at.isoformat()).covers(point):
+            return ward
+    return None
 
 
 # --- the signals --------------------------------------------------------------------------------
 
 
-def _by_geotag(post: Post, route: Route) -> Ward | None:
+def _by_geotag(post: Post, route: Route, batch: Batch) -> Ward | None:
     if post.lon is None or post.lat is None:
         route.note("no_geotag")
         return None
-    ward = ward_for_point(lon=post.lon, lat=post.lat)
+    ward = _ward_for_point(post.lon, post.lat)
     if ward is None:
         route.note("geotag_outside", lat=post.lat, lon=post.lon)
         return None
@@ -184,7 +289,7 @@ def _by_geotag(post: Post, route: Route) -> Ward | None:
     return ward
 
 
-def _by_postcode(post: Post, route: Route) -> Ward | None:
+def _by_postcode(post: Post, route: Route, batch: Batch) -> Ward | None:
     found = _POSTCODE_IN_TEXT.search(post.text)
     if not found:
         route.note("no_postcode")
@@ -195,60 +300,55 @@ def _by_postcode(post: Post, route: Route) -> Ward | None:
     except ValidationError:
         route.note("postcode_unknown", postcode=raw)
         return None
-    if postcode.ward is None:
+    if postcode.ward_id is None or postcode.ward_id not in _wards():
         route.note("postcode_unknown", postcode=postcode.postcode)
         return None
-    route.note("postcode", postcode=postcode.postcode, ward=postcode.ward.name)
-    return postcode.ward
+    ward = _wards()[postcode.ward_id]
+    route.note("postcode", postcode=postcode.postcode, ward=ward.name)
+    return ward
 
 
-def _by_gazetteer(post: Post, route: Route) -> Ward | None:
+def _by_gazetteer(post: Post, route: Route, batch: Batch) -> Ward | None:
     names = _gazetteer()
     if not names:
         route.note("no_gazetteer")
         return None
     words = normalise_name(post.text).split()
     best: tuple[str, frozenset[int]] | None = None
-    best_len = 0
     for size in range(6, 0, -1):  # longest names first: "high street north" before "high street"
         for i in range(len(words) - size + 1):
             hit = names.get(" ".join(words[i : i + size]))
-            if hit is not None and size > best_len:
-                best, best_len = hit, size
+            if hit is not None:
+                best = hit
+                break
         if best is not None:
             break
     if best is None:
         route.note("no_gazetteer")
         return None
     name, ward_ids = best
+    wards = _wards()
     if len(ward_ids) > 1:
-        wards = ", ".join(
-            sorted(Ward.objects.filter(pk__in=ward_ids).values_list("name", flat=True))
-        )
-        route.note("gazetteer_ambiguous", name=name, wards=wards)
+        listed = ", ".join(sorted(wards[w].name for w in ward_ids if w in wards))
+        route.note("gazetteer_ambiguous", name=name, wards=listed)
         return None
     (ward_id,) = ward_ids
-    ward = Ward.objects.defer("boundary").get(pk=ward_id)
+    ward = wards.get(ward_id)
+    if ward is None:
+        route.note("no_gazetteer")
+        return None
     route.note("gazetteer", name=name, ward=ward.name)
     return ward
 
 
-def _by_resident(post: Post, route: Route) -> Ward | None:
-    identity = (
-        SocialIdentity.objects.filter(
-            network=post.network,
-            handle__iexact=post.author_handle,
-            verified_at__isnull=False,
-            user__is_active=True,
-        )
-        .select_related("user__ward")
-        .first()
-    )
-    if identity is None:
+def _by_resident(post: Post, route: Route, batch: Batch) -> Ward | None:
+    found = batch.identities.get((post.network, post.author_handle.lower()))
+    if found is None:
         route.note("no_resident")
         return None
-    route.resident_id = identity.user_id
-    ward = identity.user.ward
+    user_id, ward_id = found
+    route.resident_id = user_id
+    ward = _wards().get(ward_id) if ward_id else None
     if ward is None:
         route.note("no_resident")
         return None
@@ -256,46 +356,23 @@ def _by_resident(post: Post, route: Route) -> Ward | None:
     return ward
 
 
-def _by_history(post: Post, route: Route) -> Ward | None:
-    earlier = (
-        Case.objects.filter(
-            network=post.network, author_handle=post.author_handle, ward__isnull=False
-        )
-        .select_related("ward")
-        .order_by("-created_at")
-        .first()
-    )
-    if earlier is None:
+def _by_history(post: Post, route: Route, batch: Batch) -> Ward | None:
+    found = batch.history.get((post.network, post.author_handle))
+    ward = _wards().get(found[1]) if found else None
+    if found is None or ward is None:
         route.note("no_history")
         return None
-    route.note("history", case=earlier.pk, ward=earlier.ward.name)
-    return earlier.ward
+    route.note("history", case=found[0], ward=ward.name)
+    return ward
 
 
 PLACE_SIGNALS = (_by_geotag, _by_postcode, _by_gazetteer, _by_resident, _by_history)
 
 
-def _rota_owner(ward: Ward) -> tuple[Councillor | None, list[Councillor]]:
-    """The next councillor of the ward on the rota (locked, so two workers never pick the same
-    turn) and the others as watchers."""
-    members = list(Councillor.objects.filter(wards=ward, is_active=True).order_by("pk"))
-    if not members:
-        return None, []
-    rota, _created = WardRota.objects.get_or_create(ward=ward)
-    rota = WardRota.objects.select_for_update().get(pk=rota.pk)
-    ids = [m.pk for m in members]
-    nxt = 0
-    if rota.last_owner_id in ids:
-        nxt = (ids.index(rota.last_owner_id) + 1) % len(ids)
-    owner = members[nxt]
-    rota.last_owner = owner
-    rota.save(update_fields=["last_owner"])
-    return owner, [m for m in members if m.pk != owner.pk]
-
-
-def route_post(post: Post) -> Route | Diversion:
-    """Decide where a new post's case goes. Call inside the routing transaction (the rota row
-    is locked)."""
+def route_post(post: Post, batch: Batch | None = None) -> Route | Diversion:
+    """Decide where a new post's case goes. Call inside the routing transaction (the rota rows
+    are locked); ``batch`` holds what a batch of posts shares (made for one post if absent)."""
+    batch = batch or Batch([post])
     for diverter in list(_DIVERTERS):
         diversion = diverter(post)
         if diversion is not None:
@@ -303,7 +380,7 @@ def route_post(post: Post) -> Route | Diversion:
     route = Route()
     ward = None
     for signal in PLACE_SIGNALS:
-        ward = signal(post, route)
+        ward = signal(post, route, batch)
         if ward is not None:
             break
     rule = None
@@ -321,7 +398,7 @@ def route_post(post: Post) -> Route | Diversion:
 
     if ward is not None:
         route.ward = ward
-        owner, watchers = _rota_owner(ward)
+        owner, watchers = batch.next_owner(ward)
         if owner is None:
             route.note("no_councillor", ward=ward.name)
         else:

@@ -13,12 +13,13 @@ Nothing is lost and nothing is doubled, whatever dies when:
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,6 +44,8 @@ from .models import (
     Team,
 )
 from .routing import Diversion, route_post
+
+logger = logging.getLogger(__name__)
 
 MAX_REPLY = {"x": 280, "mastodon": 500, "bluesky": 300}
 
@@ -183,140 +186,281 @@ def _bounded(raw: dict[str, Any], limit: int = 32_000) -> dict[str, Any]:
 # --- routing ------------------------------------------------------------------------------------
 
 
-def _targets(case: Case) -> tuple[int | None, list[int]]:
-    return case.owner_id, list(case.watchers.values_list("pk", flat=True))
-
-
-def inbox_streams(case: Case) -> list[str]:
+def inbox_streams(case: Case, watcher_ids: list[int] | None = None) -> list[str]:
     """The live streams a case's changes go to: its owner's and watchers' inboxes, and staff's."""
-    owner_id, watcher_ids = _targets(case)
+    if watcher_ids is None:
+        watcher_ids = list(case.watchers.values_list("pk", flat=True))
     streams = ["social-inbox.staff"]
-    for councillor_id in {owner_id, *watcher_ids} - {None}:
+    for councillor_id in sorted({case.owner_id, *watcher_ids} - {None}):
         streams.append(f"social-inbox.{councillor_id}")
     return streams
 
 
 def _publish_case(case: Case, event: str) -> None:
-    html = render_to_string("social/includes/_case_row.html", {"case": case, "live": True})
-    for stream in inbox_streams(case):
-        publish(stream=stream, event=event, html=html, payload={"case": case.pk})
+    _publish_cases([(case, event, None)])
+
+
+def _publish_cases(changes: list[tuple[Case, str, list[int] | None]]) -> None:
+    """One event per inbox stream for the whole batch, carrying every changed case's row."""
+    by_stream: dict[str, list[tuple[Case, str]]] = {}
+    rows: dict[int, str] = {}
+    for case, event, watcher_ids in changes:
+        if case.pk not in rows:
+            rows[case.pk] = render_to_string(
+                "social/includes/_case_row.html", {"case": case, "live": True}
+            )
+        for stream in inbox_streams(case, watcher_ids):
+            by_stream.setdefault(stream, []).append((case, event))
+    for stream, items in by_stream.items():
+        events = {event for _, event in items}
+        publish(
+            stream=stream,
+            event=events.pop() if len(events) == 1 else "social.cases.changed",
+            html="".join(rows[case.pk] for case, _ in items),
+            payload={"cases": [case.pk for case, _ in items]},
+        )
 
 
 def post_route(*, post_id: int) -> Case | None:
-    """Route one stored post: join the case of the post it replies to (or its conversation's
-    open case), or create a case where routing says. Idempotent and safe to run twice at once
-    (the post row is locked); returns the case, or None for an ignored or diverted post."""
+    """Route one stored post (see :func:`posts_route`); its case, or None for an ignored or
+    diverted post."""
+    return posts_route(post_ids=[post_id]).get(post_id)
+
+
+def posts_route(*, post_ids: list[int]) -> dict[int, Case | None]:
+    """Route stored posts: each joins the case of the post it replies to (or its conversation's
+    open case), or gets a new case where routing says. One transaction for the batch, with the
+    posts locked: idempotent, and safe to run on overlapping batches at once. If the batch
+    fails, each post is tried on its own, so one bad post cannot hold up the others."""
+    try:
+        return _route_batch(sorted(set(post_ids)))
+    except Exception:
+        if len(post_ids) == 1:
+            raise
+        logger.exception(
+            "Routing a batch of %s posts failed; routing them one by one", len(post_ids)
+        )
+        routed: dict[int, Case | None] = {}
+        for post_id in post_ids:
+            routed.update(_route_batch([post_id]))
+        return routed
+
+
+def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
+    from .routing import Batch
+
     with transaction.atomic():
-        post = Post.objects.select_for_update().filter(pk=post_id).first()
-        if post is None or post.routed_at is not None:
-            return post.case if post is not None else None
+        posts = list(Post.objects.select_for_update().filter(pk__in=post_ids).order_by("pk"))
+        done = {p.pk: p.case_id for p in posts if p.routed_at is not None}
+        todo = sorted((p for p in posts if p.routed_at is None), key=lambda p: (p.posted_at, p.pk))
+        result: dict[int, Case | None] = {}
+        if done:
+            cases = Case.objects.in_bulk([c for c in done.values() if c])
+            result.update({pk: cases.get(case_id) for pk, case_id in done.items()})
+        if not todo:
+            return result
         now = timezone.now()
-        case = _existing_case(post)
-        if case is not None:
+        joins = _threads(todo)
+        batch = Batch(todo)
+        targets = listening_settings()
+        triage = _triage_team_id()
+        new_cases: list[Case] = []
+        watchers: list[tuple[Case, list[Any]]] = []
+        events: list[CaseEvent] = []
+        touched: dict[int, Case] = {}
+        for post in todo:
+            case = joins.case_for(post)
+            if case is not None:
+                post.case = case
+                post.routed_at = now
+                events.append(CaseEvent(case=case, kind=CaseEvent.Kind.POST, post=post, at=now))
+                if case.state in {Case.State.WAITING, Case.State.RESOLVED}:
+                    events.append(
+                        CaseEvent(
+                            case=case,
+                            kind=CaseEvent.Kind.STATE,
+                            at=now,
+                            data={"from": case.state, "to": "open"},
+                        )
+                    )
+                    case.state = Case.State.OPEN
+                    case.resolved_at = None
+                if case.pk is not None:
+                    touched[case.pk] = case
+                result[post.pk] = case
+                continue
+            decision = route_post(post, batch)
+            if isinstance(decision, Diversion):
+                post.ignored = f"diverted to {decision.target}"[:200]
+                post.routed_at = now
+                result[post.pk] = None
+                continue
+            start = min(post.posted_at, now)
+            case = Case(
+                target=decision.target,
+                owner=decision.owner,
+                team_id=decision.team_id
+                or (triage if decision.target == Case.Target.TRIAGE else None),
+                ward=decision.ward,
+                topic=decision.topic,
+                priority=decision.priority,
+                network=post.network,
+                author_handle=post.author_handle,
+                author_id=post.author_id,
+                resident_id=decision.resident_id,
+                conversation_id=post.conversation_id or post.external_id,
+                summary=_summary(post.text),
+                trace=decision.trace,
+                created_at=now,
+                first_response_due=clock.add_working_hours(
+                    start,
+                    targets.first_response_hours,
+                    day_starts=targets.day_starts,
+                    day_ends=targets.day_ends,
+                ),
+                resolution_due=clock.add_working_hours(
+                    start,
+                    targets.resolution_hours,
+                    day_starts=targets.day_starts,
+                    day_ends=targets.day_ends,
+                ),
+            )
+            new_cases.append(case)
+            watchers.append((case, decision.watchers))
+            events.append(
+                CaseEvent(
+                    case=case,
+                    kind=CaseEvent.Kind.CREATED,
+                    post=post,
+                    at=now,
+                    data={"trace": case.trace},
+                )
+            )
             post.case = case
             post.routed_at = now
-            post.save(update_fields=["case", "routed_at"])
-            CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.POST, post=post, at=now)
-            if case.state in {Case.State.WAITING, Case.State.RESOLVED}:
-                before = case.state
-                case.state = Case.State.OPEN
-                case.resolved_at = None
-                CaseEvent.objects.create(
-                    case=case,
-                    kind=CaseEvent.Kind.STATE,
-                    data={"from": before, "to": "open"},
-                    at=now,
-                )
-            case.save()
-            _publish_case(case, "social.case.updated")
-            return case
-        decision = route_post(post)
-        if isinstance(decision, Diversion):
-            post.ignored = f"diverted to {decision.target}"[:200]
-            post.routed_at = now
-            post.save(update_fields=["ignored", "routed_at"])
-            return None
-        targets = listening_settings()
-        case = Case.objects.create(
-            target=decision.target,
-            owner=decision.owner,
-            team_id=decision.team_id,
-            ward=decision.ward,
-            topic=decision.topic,
-            priority=decision.priority,
-            network=post.network,
-            author_handle=post.author_handle,
-            author_id=post.author_id,
-            resident_id=decision.resident_id,
-            conversation_id=post.conversation_id or post.external_id,
-            summary=(post.text.replace("\n", " ")[:197] + "…")
-            if len(post.text) > 200
-            else post.text.replace("\n", " "),
-            trace=decision.trace,
-            created_at=now,
-            first_response_due=clock.add_working_hours(
-                post.posted_at if post.posted_at < now else now,
-                targets.first_response_hours,
-                day_starts=targets.day_starts,
-                day_ends=targets.day_ends,
-            ),
-            resolution_due=clock.add_working_hours(
-                post.posted_at if post.posted_at < now else now,
-                targets.resolution_hours,
-                day_starts=targets.day_starts,
-                day_ends=targets.day_ends,
-            ),
+            joins.add(post, case)
+            batch.remember(case)
+            result[post.pk] = case
+        Case.objects.bulk_create(new_cases)
+        through = Case.watchers.through
+        through.objects.bulk_create(
+            [through(case_id=case.pk, councillor_id=w.pk) for case, ws in watchers for w in ws]
         )
-        if decision.watchers:
-            case.watchers.set(decision.watchers)
-        if case.team_id is None and case.target == Case.Target.TRIAGE:
-            triage = Team.objects.filter(is_triage=True).order_by("pk").first()
-            if triage is not None:
-                case.team = triage
-                case.save(update_fields=["team"])
-        post.case = case
-        post.routed_at = now
-        post.save(update_fields=["case", "routed_at"])
-        CaseEvent.objects.create(
-            case=case, kind=CaseEvent.Kind.CREATED, post=post, at=now, data={"trace": case.trace}
+        for case in touched.values():
+            case.save(update_fields=["state", "resolved_at", "updated_at"])
+        for event in events:
+            event.case_id = event.case.pk
+            event.post_id = event.post.pk if event.post is not None else None
+        CaseEvent.objects.bulk_create(events)
+        # One plain UPDATE per post sent as a batch (bulk_update's CASE expressions cost more
+        # to build than the statements cost to run).
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {Post._meta.db_table} SET case_id = %s, routed_at = %s, ignored = %s"  # noqa: S608
+                " WHERE id = %s",
+                [
+                    (p.case.pk if p.case is not None else None, p.routed_at, p.ignored, p.pk)
+                    for p in todo
+                ],
+            )
+        batch.save_rotas()
+        _publish_cases(
+            [(c, "social.case.created", [w.pk for w in ws]) for c, ws in watchers]
+            + [(c, "social.case.updated", None) for c in touched.values()]
         )
-        _publish_case(case, "social.case.created")
-        if case.owner is not None and case.owner.user_id is not None:
-            from .tasks import notify_new_case
+        owned = [c.pk for c in new_cases if c.owner is not None and c.owner.user_id is not None]
+        if owned:
+            from .tasks import notify_new_cases
 
-            enqueue(notify_new_case, case.pk)
-        return case
+            enqueue(notify_new_cases, owned)
+        return result
 
 
-def _existing_case(post: Post) -> Case | None:
-    if post.in_reply_to_id:
-        parent = (
-            Post.objects.filter(network=post.network, external_id=post.in_reply_to_id)
-            .exclude(case=None)
-            .select_related("case")
-            .first()
+def _summary(text: str) -> str:
+    flat = text.replace("\n", " ")
+    return flat[:197] + "…" if len(flat) > 200 else flat
+
+
+@memo(seconds=10)
+def _triage_team_id() -> int | None:
+    return Team.objects.filter(is_triage=True).order_by("pk").values_list("pk", flat=True).first()
+
+
+class _Threads:
+    """The cases a batch's replies and conversation members join: from the database (read
+    once, following merges, locked) and from cases made earlier in the same batch."""
+
+    def __init__(
+        self, by_post: dict[tuple[str, str], Case], by_thread: dict[tuple[str, str], Case]
+    ):
+        self.by_post = by_post
+        self.by_thread = by_thread
+
+    def case_for(self, post: Post) -> Case | None:
+        if post.in_reply_to_id:
+            case = self.by_post.get((post.network, post.in_reply_to_id))
+            if case is not None:
+                return case
+        if post.conversation_id and post.conversation_id != post.external_id:
+            return self.by_thread.get((post.network, post.conversation_id))
+        return None
+
+    def add(self, post: Post, case: Case) -> None:
+        self.by_post[(post.network, post.external_id)] = case
+        self.by_thread.setdefault((post.network, case.conversation_id), case)
+
+
+def _threads(posts: list[Post]) -> _Threads:
+    parents = {p.in_reply_to_id for p in posts if p.in_reply_to_id}
+    threads = {
+        p.conversation_id for p in posts if p.conversation_id and p.conversation_id != p.external_id
+    }
+    parent_rows = (
+        list(
+            Post.objects.filter(external_id__in=parents, case__isnull=False).values_list(
+                "network", "external_id", "case_id"
+            )
         )
-        if parent is not None:
-            return _live(parent.case)
-    if post.conversation_id and post.conversation_id != post.external_id:
-        case = (
-            Case.objects.filter(network=post.network, conversation_id=post.conversation_id)
+        if parents
+        else []
+    )
+    thread_rows = (
+        list(
+            Case.objects.filter(conversation_id__in=threads)
             .exclude(state=Case.State.CLOSED)
-            .order_by("-created_at")
-            .first()
+            .order_by("created_at")
+            .values_list("network", "conversation_id", "pk")
         )
-        if case is not None:
-            return _live(case)
-    return None
+        if threads
+        else []
+    )
+    wanted = {c for _, _, c in parent_rows} | {c for _, _, c in thread_rows}
+    live = _live_cases(wanted)
+    by_post = {(n, e): live[c] for n, e, c in parent_rows if c in live}
+    by_thread = {(n, t): live[c] for n, t, c in thread_rows if c in live}  # the newest wins
+    return _Threads(by_post, by_thread)
 
 
-def _live(case: Case) -> Case:
-    """Follow merges to the case that is still in use."""
-    seen = set()
-    while case.merged_into_id is not None and case.pk not in seen:
-        seen.add(case.pk)
-        case = case.merged_into
-    return Case.objects.select_for_update().get(pk=case.pk)
+def _live_cases(case_ids: set[int]) -> dict[int, Case]:
+    """Each case id mapped to the case still in use (merges followed), those locked."""
+    if not case_ids:
+        return {}
+    merged = dict(Case.objects.filter(pk__in=case_ids).values_list("pk", "merged_into_id"))
+    target: dict[int, int] = {}
+    for case_id in case_ids:
+        current, seen = case_id, set()
+        while merged.get(current) and current not in seen:
+            seen.add(current)
+            nxt = merged[current]
+            if nxt not in merged:
+                merged.update(dict(Case.objects.filter(pk=nxt).values_list("pk", "merged_into_id")))
+            current = nxt
+        target[case_id] = current
+    locked = {
+        c.pk: c
+        for c in Case.objects.select_for_update().filter(pk__in=set(target.values())).order_by("pk")
+    }
+    return {case_id: locked[t] for case_id, t in target.items() if t in locked}
 
 
 # --- what people do to a case -------------------------------------------------------------------

@@ -28,11 +28,9 @@ def poll_source(source_id: int) -> str:
 
 @task
 def route_posts(post_ids: list[int]) -> int:
-    from .services import post_route
+    from .services import posts_route
 
-    for post_id in post_ids:
-        post_route(post_id=post_id)
-    return len(post_ids)
+    return len(posts_route(post_ids=post_ids))
 
 
 @task
@@ -64,22 +62,26 @@ def send_reply(reply_id: int) -> str:
 
 
 @task
-def notify_new_case(case_id: int) -> bool:
+def notify_new_cases(case_ids: list[int]) -> int:
+    """Tell each new case's owner (by their notification preference). A retry may notify
+    twice, never lose one."""
     from engagement.notifications.services import notify
 
     from .models import Case
 
-    case = Case.objects.select_related("owner__user").filter(pk=case_id).first()
-    if case is None or case.owner is None or case.owner.user is None:
-        return False
-    notify(
-        user=case.owner.user,
-        kind="social_case",
-        subject=_("New case #%(case)s in your inbox") % {"case": case.pk},
-        body=case.summary,
-        url=case.get_absolute_url(),
-    )
-    return True
+    sent = 0
+    for case in Case.objects.select_related("owner__user").filter(pk__in=case_ids):
+        if case.owner is None or case.owner.user is None:
+            continue
+        notify(
+            user=case.owner.user,
+            kind="social_case",
+            subject=_("New case #%(case)s in your inbox") % {"case": case.pk},
+            body=case.summary,
+            url=case.get_absolute_url(),
+        )
+        sent += 1
+    return sent
 
 
 @task
