@@ -236,3 +236,39 @@ def test_rtmp_push_with_the_wrong_key_is_refused_and_the_right_key_is_taken(supe
     code, _errors, info = decode(Path(IngestRun.objects.get(pk=run.pk).recording))
     assert code == 0
     assert (info.width, info.height) == (640, 360)  # the untouched input
+
+
+def test_pull_from_an_hls_url(supervise, tmp_path):
+    """A camera or an upstream server offering HLS over HTTP (a local web server here)."""
+    import functools
+    import http.server
+
+    upstream = tmp_path / "upstream"
+    plan = pipeline.build(
+        pipeline.Source("test", width=640, height=360, duration=20, realtime=False),
+        pipeline.Outputs(upstream, recording=None, live=False),
+        input_height=360,
+        ladder=(360,),
+        encoding=pipeline.Encoding(preset="ultrafast"),
+        progress=None,
+    )
+    assert subprocess.run([ffmpeg_bin(), *plan.args], capture_output=True).returncode == 0  # noqa: S603
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(upstream))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/360p/index.m3u8"
+        meeting = live_meeting(source=Meeting.Source.PULL, pull_url=url)
+        supervise(meeting)
+        run = first_frame(meeting, 1)
+        wait_for(lambda: Meeting.objects.get(pk=meeting.pk).health.get("frame", 0) > 25)
+        services.meeting_ingest_set(actor=None, meeting=meeting, enabled=False)
+        wait_for(lambda: IngestRun.objects.get(pk=run.pk).ended_at)
+    finally:
+        server.shutdown()
+    master = (services.live_dir(meeting) / "master.m3u8").read_text()
+    assert "RESOLUTION=640x360" in master  # the ladder chose 360p: the input's own height
+    assert "240p/index.m3u8" in master
+    code, errors, info = decode(Path(IngestRun.objects.get(pk=run.pk).recording))
+    assert (code, errors) == (0, "")
+    assert (info.width, info.height) == (640, 360)

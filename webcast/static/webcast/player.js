@@ -17,7 +17,7 @@
     hls.loadSource(source);
     hls.attachMedia(video);
     hls.on(window.Hls.Events.ERROR, function (event, data) {
-      if (data.fatal && state) { state.textContent = state.dataset.error || "The video could not be loaded."; }
+      if (data.fatal && state) { state.textContent = state.dataset.error; }
     });
   } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
     video.src = source;
@@ -40,7 +40,6 @@
     return item;
   }
 
-  var shown;
   function highlight() {
     var at = playingDate();
     var agenda = document.getElementById("agenda");
@@ -54,11 +53,10 @@
       if (tag) { tag.hidden = !on; }
     });
     agenda.dataset.playing = item || "";
-    shown = item;
   }
   video.addEventListener("timeupdate", highlight);
   video.addEventListener("seeked", highlight);
-  document.body.addEventListener("htmx:oobAfterSwap", function () { shown = undefined; highlight(); });
+  document.body.addEventListener("htmx:oobAfterSwap", highlight);
 
   // "Watch from" links: seek to the mark's program date time instead of reloading the page.
   function seekTo(iso) {
