@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import ffmpeg
+from django.utils.translation import gettext as _
 
 SEGMENT_SECONDS = 2
 AUDIO_KBPS = 96
@@ -53,15 +54,16 @@ def parse_ladder(text: str) -> tuple[int, ...]:
         heights = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError as exc:
         raise PipelineError(
-            "Give the rendition heights as numbers separated by commas, like 720,480,240."
+            _("Give the rendition heights as numbers separated by commas, like 720,480,240.")
         ) from exc
     if not heights:
-        raise PipelineError("Give at least one rendition height, like 720.")
+        raise PipelineError(_("Give at least one rendition height, like 720."))
     for height in heights:
         if not 144 <= height <= 2160 or height % 2:
-            raise PipelineError(
-                f"{height} is not a usable rendition height: use an even number from 144 to 2160."
+            message = _(
+                "%(height)s is not a usable rendition height: use an even number %(range)s."
             )
+            raise PipelineError(message % {"height": height, "range": _("from 144 to 2160")})
     return tuple(sorted(set(heights), reverse=True))
 
 
