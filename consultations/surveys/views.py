@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -131,7 +132,20 @@ def page(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         else:
             page_list, shown = _flow(response)
             later = [i for i in shown if i > index]
-            if returning or not later:
+            if returning:
+                # A changed answer may have revealed a required question: ask it first.
+                missing = [
+                    i
+                    for i in later
+                    if any(q.required and q.key not in response.draft for q in page_list[i])
+                ]
+                if missing:
+                    url = reverse(
+                        "consultations:page", kwargs={"slug": slug, "number": missing[0] + 1}
+                    )
+                    return redirect(f"{url}?change=1")
+                return redirect("consultations:check", slug=slug)
+            if not later:
                 return redirect("consultations:check", slug=slug)
             return redirect("consultations:page", slug=slug, number=later[0] + 1)
     position = shown.index(index)

@@ -229,3 +229,32 @@ def test_emails_are_in_the_language_the_respondent_used(
         )
     assert "Ar agor tan 7" in mail.outbox[-1].body
     assert "Open till 7" not in mail.outbox[-1].body
+
+
+def test_a_changed_answer_that_reveals_a_required_question_asks_it(client, staff):
+    from consultations.surveys.models import Question
+
+    consultation = make_consultation(staff, published=False)
+    why = Question.objects.get(key="why-not")
+    services.question_save(
+        actor=staff,
+        section=why.section,
+        question=why,
+        kind=why.kind,
+        text=why.text,
+        text_cy=why.text_cy,
+        required=True,
+        condition=why.condition,
+    )
+    services.consultation_publish(actor=staff, consultation=consultation)
+    slug = consultation.slug
+    client.post(f"/consultations/{slug}/start/")
+    client.post(f"/consultations/{slug}/respond/1/", {"q-do-you-agree": "yes"})
+    client.post(f"/consultations/{slug}/respond/3/", {})
+    changed = client.post(
+        f"/consultations/{slug}/respond/1/", {"q-do-you-agree": "no", "change": "1"}
+    )
+    assert changed.url == f"/consultations/{slug}/respond/2/?change=1"
+    assert client.post(changed.url, {"q-why-not": "Buses", "change": "1"}).url == (
+        f"/consultations/{slug}/respond/check/"
+    )
