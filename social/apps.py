@@ -15,6 +15,7 @@ class SocialConfig(AppConfig):
         from . import selectors, services
 
         kinds.register("social_case", _("New cases in your social inbox"), Delivery.IMMEDIATELY)
+        kinds.register("social_due", _("Your social cases due or overdue (daily)"), Delivery.DAILY)
         kinds.register(
             "social_escalation",
             _("Social cases that missed a response target"),

@@ -406,7 +406,12 @@ def route_post(post: Post, batch: Batch | None = None) -> Route | Diversion:
             route.owner = owner
             route.watchers = watchers
             route.note("owner_ward", owner=owner.name, ward=ward.name)
-        if rule is not None and rule.councillor is not None and rule.councillor != owner:
+        if (
+            rule is not None
+            and rule.councillor is not None
+            and rule.councillor != owner
+            and rule.councillor not in route.watchers
+        ):
             route.watchers.append(rule.councillor)
     if rule is not None and route.owner is None:
         if rule.councillor is not None:

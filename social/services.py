@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 
 from engagement.audit.services import audit_record
@@ -955,3 +956,51 @@ def social_anonymise(user: Any) -> None:
 
     SocialIdentity.objects.filter(user=user).delete()
     Case.objects.filter(resident=user).update(resident=None)
+
+
+def due_digests_notify(*, now=None) -> int:
+    """For each councillor with a sign-in account, one notification listing their open cases
+    that are overdue or due in the next day (left for their daily digest by default). Those
+    with nothing due get nothing. Returns how many were notified."""
+    from django.db.models import Q
+
+    from engagement.notifications.services import notify
+
+    now = now or timezone.now()
+    soon = now + timedelta(days=1)
+    due = (
+        Case.objects.filter(
+            state__in=[Case.State.NEW, Case.State.OPEN, Case.State.WAITING],
+            owner__user__isnull=False,
+            merged_into__isnull=True,
+        )
+        .filter(
+            Q(first_responded_at__isnull=True, first_response_due__lt=soon)
+            | Q(resolution_due__lt=soon)
+        )
+        .select_related("owner__user")
+        .order_by("owner_id", "first_response_due")
+    )
+    by_owner: dict[int, list[Case]] = {}
+    for case in due:
+        by_owner.setdefault(case.owner_id, []).append(case)
+    for cases in by_owner.values():
+        lines = []
+        for case in cases:
+            late = case.is_overdue
+            lines.append(
+                "%(mark)s #%(case)s %(summary)s"
+                % {
+                    "mark": _("OVERDUE") if late else _("due soon"),
+                    "case": case.pk,
+                    "summary": case.summary[:120],
+                }
+            )
+        notify(
+            user=cases[0].owner.user,
+            kind="social_due",
+            subject=_("%(count)s social cases due or overdue") % {"count": len(cases)},
+            body="\n".join(lines),
+            url=str(reverse_lazy("social:inbox")) + "?view=overdue",
+        )
+    return len(by_owner)

@@ -89,3 +89,11 @@ def escalate_overdue() -> int:
     from .services import case_escalate_overdue
 
     return case_escalate_overdue()
+
+
+@task
+def send_due_digests() -> int:
+    """Beat, daily: each councillor's cases due or overdue, for their daily digest."""
+    from .services import due_digests_notify
+
+    return due_digests_notify()

@@ -229,3 +229,11 @@ def test_other_modules_can_divert_posts_before_routing(wards):
         assert route(text="Not for the meeting").target == "triage"
     finally:
         routing.unregister_diverter(meeting_hashtag)
+
+
+def test_a_portfolio_holder_who_is_also_a_ward_councillor_watches_once(wards):
+    RoutingRule.objects.create(name="Planning", keywords="planning", councillor=wards["bryn"])
+    routing.rules_forget()
+    case = route(lon=-3.19, lat=51.49, text="planning notice")
+    assert case.owner == wards["anwen"]
+    assert list(case.watchers.all()) == [wards["bryn"]]

@@ -280,3 +280,45 @@ def test_personal_data_export_and_anonymise(wards):
     case.refresh_from_db()
     assert case.resident is None
     assert not SocialIdentity.objects.filter(user=user).exists()
+
+
+def test_daily_digest_lists_each_councillors_due_and_overdue_cases(wards):
+    user = make_user("anwen-digest@example.org", roles=("councillor",))
+    wards["anwen"].user = user
+    wards["anwen"].save()
+    now = timezone.now()
+    late = Case.objects.create(
+        network="x",
+        author_handle="a",
+        summary="Late one",
+        owner=wards["anwen"],
+        first_response_due=now - timedelta(hours=2),
+    )
+    soon = Case.objects.create(
+        network="x",
+        author_handle="b",
+        summary="Soon one",
+        owner=wards["anwen"],
+        first_response_due=now + timedelta(hours=5),
+    )
+    Case.objects.create(
+        network="x",
+        author_handle="c",
+        summary="Later",
+        owner=wards["anwen"],
+        first_response_due=now + timedelta(days=3),
+    )
+    Case.objects.create(
+        network="x",
+        author_handle="d",
+        summary="Someone else's",
+        owner=wards["ceri"],
+        first_response_due=now - timedelta(hours=2),
+    )
+    assert services.due_digests_notify(now=now) == 1
+    note = Notification.objects.get(user=user)
+    assert note.kind == "social_due"
+    assert note.delivery == "daily"
+    assert note.subject == "2 social cases due or overdue"
+    assert note.body == f"OVERDUE #{late.pk} Late one\ndue soon #{soon.pk} Soon one"
+    assert note.url == "/inbox/?view=overdue"
