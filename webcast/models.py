@@ -195,6 +195,7 @@ class IngestRun(models.Model):
     class Mode(models.TextChoices):
         PROGRAMME = "programme", _("Programme")
         SLATE = "slate", _("Adjournment slate")
+        REHEARSAL = "rehearsal", _("Rehearsal")
 
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="runs")
     number = models.PositiveIntegerField()

@@ -89,6 +89,15 @@ def item_timeline(meeting: Meeting) -> list[dict[str, Any]]:
     ]
 
 
+def rehearsal_url(meeting: Meeting) -> str:
+    """The rehearsal's master playlist, for the control room's preview."""
+    from .services import rehearsal_dir
+
+    if not (rehearsal_dir(meeting) / "master.m3u8").exists():
+        return ""
+    return f"{settings.MEDIA_URL}webcast/rehearsal/{meeting.pk}/master.m3u8"
+
+
 def archive_urls(meeting: Meeting) -> dict[str, Any]:
     """Links to what the archive job made (empty until it has)."""
     archive = meeting.archive or {}

@@ -428,6 +428,10 @@ def live_dir(meeting: Meeting) -> Path:
     return Path(settings.MEDIA_ROOT) / "webcast" / "live" / str(meeting.pk)
 
 
+def rehearsal_dir(meeting: Meeting) -> Path:
+    return Path(settings.MEDIA_ROOT) / "webcast" / "rehearsal" / str(meeting.pk)
+
+
 def recordings_dir(meeting: Meeting) -> Path:
     return Path(settings.MEDIA_ROOT) / "webcast" / "recordings" / str(meeting.pk)
 

@@ -278,6 +278,8 @@ def _control_page(
     context |= {
         "speaker_form": speaker_form,
         "allowed": services.TRANSITIONS[meeting.status],
+        "rehearsal_url": selectors.rehearsal_url(meeting),
+        "live_url": selectors.hls_url(meeting),
         "rtmp_server": (
             f"rtmp://{settings.WEBCAST_RTMP_PUBLIC_HOST}:{rtmp_port(meeting)}/{meeting.stream_key}"
         ),

@@ -73,6 +73,10 @@ def desired_mode(meeting: Meeting) -> str | None:
         return None
     if meeting.status == Meeting.Status.ADJOURNED:
         return IngestRun.Mode.SLATE
+    if meeting.status == Meeting.Status.SCHEDULED:
+        # Before going live: a rehearsal, into its own directory, so nothing of it ends up in
+        # the playlists viewers (and the archive) get once the meeting is live.
+        return IngestRun.Mode.REHEARSAL
     return IngestRun.Mode.PROGRAMME
 
 
@@ -197,7 +201,7 @@ class MeetingSupervisor:
             close_old_connections()
             current = Meeting.objects.get(pk=self.meeting_id)
             if desired_mode(current) != mode or (
-                mode == IngestRun.Mode.PROGRAMME and _source_changed(meeting, current)
+                mode != IngestRun.Mode.SLATE and _source_changed(meeting, current)
             ):
                 planned = True
                 break
@@ -232,11 +236,13 @@ class MeetingSupervisor:
         elif source.kind == "pull":
             height = probe(source.url).height
         recording = Path(run.recording) if run.recording else None
+        if mode == IngestRun.Mode.REHEARSAL:
+            out = services.rehearsal_dir(meeting)
+        else:
+            out = services.live_dir(meeting)
         plan = pipeline.build(
             source,
-            pipeline.Outputs(
-                services.live_dir(meeting), recording=recording, run_number=run.number
-            ),
+            pipeline.Outputs(out, recording=recording, run_number=run.number),
             ladder=wanted,
             input_height=height,
             encoding=self.encoding,

@@ -85,7 +85,7 @@ def test_desired_mode():
     meeting.status = Meeting.Status.ADJOURNED
     assert desired_mode(meeting) == "slate"
     meeting.status = Meeting.Status.SCHEDULED
-    assert desired_mode(meeting) == "programme"  # a rehearsal before going live
+    assert desired_mode(meeting) == "rehearsal"
     meeting.ingest_enabled = False
     assert desired_mode(meeting) is None
     meeting.ingest_enabled, meeting.status = True, Meeting.Status.ENDED
@@ -272,3 +272,19 @@ def test_pull_from_an_hls_url(supervise, tmp_path):
     code, errors, info = decode(Path(IngestRun.objects.get(pk=run.pk).recording))
     assert (code, errors) == (0, "")
     assert (info.width, info.height) == (640, 360)
+
+
+def test_a_rehearsal_stays_out_of_what_viewers_get(supervise):
+    meeting = make_meeting(ladder="240")
+    services.meeting_ingest_set(actor=None, meeting=meeting, enabled=True)
+    supervise(meeting)
+    rehearsal = first_frame(meeting, 1)
+    assert (rehearsal.mode, rehearsal.recording) == ("rehearsal", "")
+    wait_for(lambda: list(services.rehearsal_dir(meeting).glob("240p/r001_*.ts")))
+    services.meeting_transition(actor=None, meeting=meeting, to=Meeting.Status.LIVE)
+    live = first_frame(meeting, 2)
+    assert live.mode == "programme"
+    wait_for(lambda: (services.live_dir(meeting) / "240p" / "index.m3u8").exists())
+    playlist = (services.live_dir(meeting) / "240p" / "index.m3u8").read_text()
+    assert "r001_" not in playlist
+    assert not IngestGap.objects.filter(meeting=meeting).exists()
