@@ -18,7 +18,6 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from .answers import CHOICE_KINDS, TEXT_KINDS, display, export_value
@@ -151,48 +150,40 @@ def xlsx_file(consultation: Consultation) -> Any:
     return handle
 
 
-def consult_batch(consultation: Consultation) -> dict[str, Any]:
+def _consult_options(q: Question, value: Any) -> list[str]:
+    labels = dict(q.choices)
+    if q.kind in (Question.Kind.SINGLE, Question.Kind.DROPDOWN):
+        return [labels.get(value, value)]
+    if q.kind == Question.Kind.MATRIX:
+        rows_ = dict(q.row_choices)
+        return [f"{rows_.get(r, r)}: {labels.get(c, c)}" for r, c in value.items()]
+    return [labels.get(v, v) for v in value]
+
+
+def consult_stream(consultation: Consultation) -> Iterator[str]:
     """The consultation in the shape of i.AI Consult's ``ConsultationDataBatch`` (its import
-    of respondents, questions, free-text responses and multiple-choice selections): each
-    question that has free text or options becomes a numbered question; each respondent a
-    ``themefinder_id``; equality answers are not included."""
+    of respondents, questions, free-text responses and multiple-choice selections), streamed:
+    each question that has free text or options becomes a numbered question, each respondent a
+    ``themefinder_id`` (1, 2, … in the order they responded) with their channel and ward as
+    demographics; equality answers are not included. One pass over the respondents, then one
+    per question over its answers, in chunks."""
     qs = [q for q in columns(consultation) if q.kind in TEXT_KINDS | CHOICE_KINDS]
-    numbers = {q.key: n for n, q in enumerate(qs, 1)}
-    respondents: list[dict[str, Any]] = []
-    free: dict[int, list[dict[str, Any]]] = {}
-    chosen: dict[int, list[dict[str, Any]]] = {}
-    responses = (
-        Response.objects.filter(consultation=consultation, state=Response.State.SUBMITTED)
-        .select_related("ward")
-        .prefetch_related(Prefetch("answers", queryset=Answer.objects.select_related("question")))
-        .order_by("pk")
-    )
-    for n, response in enumerate(responses.iterator(chunk_size=CHUNK), 1):
-        demographics = {"channel": [response.channel]}
-        if response.ward:
-            demographics["ward"] = [response.ward.name]
-        respondents.append({"themefinder_id": n, "demographic_data": demographics})
-        for answer in response.answers.all():
-            number = numbers.get(answer.question.key)
-            if number is None:
-                continue
-            q = answer.question
-            if q.kind in TEXT_KINDS:
-                free.setdefault(number, []).append({"themefinder_id": n, "text": answer.value})
-            else:
-                labels = dict(q.choices)
-                if q.kind in (Question.Kind.SINGLE, Question.Kind.DROPDOWN):
-                    options = [labels.get(answer.value, answer.value)]
-                elif q.kind == Question.Kind.MATRIX:
-                    rows_ = dict(q.row_choices)
-                    options = [
-                        f"{rows_.get(r, r)}: {labels.get(c, c)}" for r, c in answer.value.items()
-                    ]
-                else:
-                    options = [labels.get(v, v) for v in answer.value]
-                chosen.setdefault(number, []).append({"themefinder_id": n, "options": options})
+    submitted = Response.objects.filter(consultation=consultation, state=Response.State.SUBMITTED)
+    ids: dict[int, int] = {}
+    head = {
+        "consultation_code": consultation.slug,
+        "consultation_title": consultation.title,
+        "timestamp": timezone.now().strftime("%Y-%m-%dT%H-%M-%S"),
+    }
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "respondents": ['
+    people = submitted.order_by("pk").values_list("pk", "channel", "ward__name")
+    for n, (pk, channel, ward) in enumerate(people.iterator(chunk_size=CHUNK), 1):
+        ids[pk] = n
+        demographics = {"channel": [channel]} | ({"ward": [ward]} if ward else {})
+        record = {"themefinder_id": n, "demographic_data": demographics}
+        yield ("" if n == 1 else ",") + json.dumps(record, ensure_ascii=False)
     questions = []
-    for q in qs:
+    for number, q in enumerate(qs, 1):
         if q.kind == Question.Kind.MATRIX:
             options = [f"{row}: {label}" for _r, row in q.row_choices for _v, label in q.choices]
         else:
@@ -200,20 +191,42 @@ def consult_batch(consultation: Consultation) -> dict[str, Any]:
         questions.append(
             {
                 "question_text": q.text,
-                "question_number": numbers[q.key],
+                "question_number": number,
                 "has_free_text": q.kind in TEXT_KINDS,
                 "multi_choice_options": options,
             }
         )
-    return {
-        "consultation_code": consultation.slug,
-        "consultation_title": consultation.title,
-        "timestamp": timezone.now().strftime("%Y-%m-%dT%H-%M-%S"),
-        "respondents": respondents,
-        "questions": questions,
-        "responses_by_question": {str(k): v for k, v in free.items()},
-        "multi_choice_by_question": {str(k): v for k, v in chosen.items()},
-    }
+    yield '], "questions": ' + json.dumps(questions, ensure_ascii=False)
+    for field, kinds in (
+        ("responses_by_question", TEXT_KINDS),
+        ("multi_choice_by_question", CHOICE_KINDS),
+    ):
+        yield f', "{field}": {{'
+        first_question = True
+        for number, q in enumerate(qs, 1):
+            if q.kind not in kinds:
+                continue
+            answers = (
+                Answer.objects.filter(response__in=submitted, question__key=q.key)
+                .order_by("response_id")
+                .values_list("response_id", "value")
+            )
+            first = True
+            for response_id, value in answers.iterator(chunk_size=CHUNK * 5):
+                if first:
+                    yield ("" if first_question else ",") + f'"{number}": ['
+                    first_question = False
+                record: dict[str, Any] = {"themefinder_id": ids[response_id]}
+                if q.kind in TEXT_KINDS:
+                    record["text"] = value
+                else:
+                    record["options"] = _consult_options(q, value)
+                yield ("" if first else ",") + json.dumps(record, ensure_ascii=False)
+                first = False
+            if not first:
+                yield "]"
+        yield "}"
+    yield "}"
 
 
 def csv_text(consultation: Consultation) -> str:

@@ -15,7 +15,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    JsonResponse,
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
@@ -597,8 +596,8 @@ def export(request: HttpRequest, pk: int, fmt: str) -> Any:
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     if fmt == "consult":
-        response = JsonResponse(
-            exports.consult_batch(consultation), json_dumps_params={"ensure_ascii": False}
+        response = StreamingHttpResponse(
+            exports.consult_stream(consultation), content_type="application/json"
         )
         response["Content-Disposition"] = f'attachment; filename="{consultation.slug}-consult.json"'
         return response

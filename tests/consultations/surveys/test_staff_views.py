@@ -283,7 +283,11 @@ def test_consult_export_matches_its_import_schema(staff_client, staff):
     consultation = make_consultation(staff)
     seed_responses(consultation, staff)
     data = json.loads(
-        staff_client.get(f"/staff/consultations/{consultation.pk}/export.consult").content
+        b"".join(
+            staff_client.get(
+                f"/staff/consultations/{consultation.pk}/export.consult"
+            ).streaming_content
+        )
     )
     assert set(data) == {
         "consultation_code",
@@ -403,3 +407,13 @@ def test_a_councillor_cannot_reach_staff_pages(staff):
     client = Client()
     client.force_login(make_user("c@example.org", roles=(Role.COUNCILLOR,)))
     assert client.get(f"/staff/consultations/{consultation.pk}/enter/").status_code == 403
+
+
+def test_exports_of_a_consultation_without_responses_are_valid(staff):
+    consultation = make_consultation(staff)
+    empty = json.loads("".join(exports.consult_stream(consultation)))
+    assert (empty["respondents"], empty["responses_by_question"]) == ([], {})
+    assert json.loads("".join(exports.json_stream(consultation)))["responses"] == []
+    assert exports.csv_text(consultation).splitlines() == [
+        "reference,submitted_at,channel,ward,version,do-you-agree,why-not,which-days-do-you-visit"
+    ]
