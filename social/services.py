@@ -21,8 +21,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagement.audit.services import audit_record
@@ -987,15 +987,8 @@ def due_digests_notify(*, now=None) -> int:
     for cases in by_owner.values():
         lines = []
         for case in cases:
-            late = case.is_overdue
-            lines.append(
-                "%(mark)s #%(case)s %(summary)s"
-                % {
-                    "mark": _("OVERDUE") if late else _("due soon"),
-                    "case": case.pk,
-                    "summary": case.summary[:120],
-                }
-            )
+            mark = _("OVERDUE") if case.is_overdue else _("due soon")
+            lines.append(f"{mark} #{case.pk} {case.summary[:120]}")
         notify(
             user=cases[0].owner.user,
             kind="social_due",
