@@ -37,6 +37,8 @@ RATE_LIMIT_FALLBACK = timedelta(minutes=15)
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 60.0 * 60
 PERMANENT_BACKOFF = timedelta(hours=1)
+ROUTE_BATCH = 200
+"""Posts routed per transaction: a page of X (100) goes in one; larger batches cost less a post."""
 
 
 def poll_interval() -> timedelta:
@@ -184,11 +186,11 @@ def _queue_routing(post_ids: list[int]) -> None:
 
     from .tasks import route_posts
 
-    for start in range(0, len(post_ids), 50):
-        enqueue(route_posts, post_ids[start : start + 50])
+    for start in range(0, len(post_ids), ROUTE_BATCH):
+        enqueue(route_posts, post_ids[start : start + ROUTE_BATCH])
 
 
 def route_now(post_ids: list[int]) -> None:
     """Route in this process (``poll_social`` without a worker, tests)."""
-    for start in range(0, len(post_ids), 50):
-        services.posts_route(post_ids=post_ids[start : start + 50])
+    for start in range(0, len(post_ids), ROUTE_BATCH):
+        services.posts_route(post_ids=post_ids[start : start + ROUTE_BATCH])

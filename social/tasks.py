@@ -49,8 +49,8 @@ def route_unrouted(older_than_seconds: int = 60) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)[:2000]
     )
-    for start in range(0, len(ids), 50):
-        enqueue(route_posts, ids[start : start + 50])
+    for start in range(0, len(ids), 200):
+        enqueue(route_posts, ids[start : start + 200])
     return len(ids)
 
 
