@@ -98,6 +98,27 @@ class LabelsForm(forms.Form):
     )
 
 
+class LinkForm(forms.Form):
+    petition = forms.ModelChoiceField(
+        label=_("Petition"), queryset=None, required=False, empty_label=_("None")
+    )
+    budget_project = forms.ModelChoiceField(
+        label=_("Budget project"), queryset=None, required=False, empty_label=_("None")
+    )
+
+    def __init__(self, *args, **kwargs):
+        from budgets.models import Project
+        from consultations.models import Petition
+
+        super().__init__(*args, **kwargs)
+        self.fields["petition"].queryset = Petition.objects.filter(
+            state__in=["open", "closed"]
+        ).order_by("-pk")
+        self.fields["budget_project"].queryset = Project.objects.select_related("budget").order_by(
+            "-pk"
+        )
+
+
 class MergeForm(forms.Form):
     into = forms.IntegerField(
         label=_("Merge this case into case number"), min_value=1, max_value=2**31 - 1

@@ -753,6 +753,32 @@ def case_set_labels(*, case: Case, actor: Any, labels: list[Label]) -> Case:
     return case
 
 
+def case_link(*, case: Case, actor: Any, petition: Any = None, budget_project: Any = None) -> Case:
+    """Link the case to a petition and/or a budget project (None unlinks)."""
+    with transaction.atomic():
+        before = {"petition": case.petition_id, "budget_project": case.budget_project_id}
+        case.petition = petition
+        case.budget_project = budget_project
+        case.save(update_fields=["petition", "budget_project", "updated_at"])
+        after = {"petition": case.petition_id, "budget_project": case.budget_project_id}
+        _event(
+            case,
+            CaseEvent.Kind.LINK,
+            actor,
+            before=before,
+            after=after,
+            petition=str(petition or ""),
+            budget_project=str(budget_project or ""),
+        )
+        audit_record(
+            actor=actor,
+            action="social.case.link",
+            target=case,
+            changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
+        )
+    return case
+
+
 def case_merge(*, case: Case, into: Case, actor: Any) -> Case:
     """Merge a duplicate into another case: its posts move over, it is closed and points at
     the case it was merged into, and both histories say so."""

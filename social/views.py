@@ -109,7 +109,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     which = request.POST.get("form", "") if request.method == "POST" else ""
     if request.method == "POST" and not may_act:
         raise PermissionDenied
-    staff_only = {"assign", "merge", "approve"}
+    staff_only = {"assign", "merge", "approve", "link"}
     if which in staff_only and not is_staff:
         raise PermissionDenied
 
@@ -128,6 +128,11 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
             initial={"owner": case.owner, "team": case.team, "watchers": case.watchers.all()},
         ),
         "merge": bound("merge", forms.MergeForm),
+        "link": bound(
+            "link",
+            forms.LinkForm,
+            initial={"petition": case.petition, "budget_project": case.budget_project},
+        ),
     }
     if which == "approve":
         reply = get_object_or_404(Reply, pk=request.POST.get("reply"), case=case)
@@ -170,6 +175,14 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
                     watchers=list(data["watchers"]),
                 )
                 messages.success(request, _("The case has been reassigned."))
+            elif which == "link":
+                services.case_link(
+                    case=case,
+                    actor=request.user,
+                    petition=data["petition"],
+                    budget_project=data["budget_project"],
+                )
+                messages.success(request, _("Links saved."))
             elif which == "merge":
                 into = selectors.visible_cases(request.user).filter(pk=data["into"]).first()
                 if into is None:

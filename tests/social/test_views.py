@@ -311,3 +311,20 @@ def test_councillor_without_a_record_is_refused():
     assert client.get("/inbox/").status_code == 403
     CouncillorFactory(user=user)
     assert client.get("/inbox/").status_code == 200
+
+
+def test_staff_link_a_case_to_a_petition(staff_client, wards):
+    from consultations.models import Petition
+
+    petition = Petition.objects.create(
+        action="Save the lido", background="b", sponsor_token="t", state="open"
+    )
+    case = make_case()
+    url = f"/inbox/cases/{case.pk}/"
+    assert staff_client.post(url, {"form": "link", "petition": 999}).status_code == 400
+    response = staff_client.post(url, {"form": "link", "petition": petition.pk})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.petition == petition
+    assert "Save the lido" in staff_client.get(url).content.decode()
+    assert AuditEntry.objects.filter(action="social.case.link").count() == 1
