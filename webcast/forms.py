@@ -129,3 +129,10 @@ class CaptionsForm(forms.Form):
         if not data.get("captions", "").strip():
             raise forms.ValidationError(_("Choose a captions file or enter the captions."))
         return data
+
+
+class MarkTimeForm(forms.Form):
+    at = forms.TimeField(
+        label=_("Time"),
+        widget=forms.TimeInput(attrs={"type": "time", "step": "1"}, format="%H:%M:%S"),
+    )

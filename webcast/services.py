@@ -673,3 +673,73 @@ def captions_reminders_send() -> int:
                 )
             count += 1
     return count
+
+
+# --- correcting agenda times ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def item_mark_update(*, actor: Any, mark: ItemMark, at: datetime) -> ItemMark:
+    """Correct when the meeting reached an item. Times stay in order: a mark cannot move before
+    the one before it or after the one after it, nor outside the meeting's live time. The
+    archive's chapters and thumbnails follow."""
+    Meeting.objects.select_for_update().get(pk=mark.meeting_id)
+    mark = ItemMark.objects.select_related("item", "meeting").get(pk=mark.pk)
+    meeting = mark.meeting
+    ordered = list(meeting.item_marks.select_related("item").order_by("at", "pk"))
+    index = next(i for i, m in enumerate(ordered) if m.pk == mark.pk)
+    before = ordered[index - 1] if index else None
+    after = ordered[index + 1] if index + 1 < len(ordered) else None
+    for neighbour, wrong in ((before, before and at < before.at), (after, after and at > after.at)):
+        if wrong:
+            when = timezone.localtime(neighbour.at).strftime("%H:%M:%S")
+            message = _("Agenda times must be in order: item %(number)s starts at %(time)s.")
+            raise ValidationError(
+                {"at": [message % {"number": neighbour.item.number, "time": when}]}
+            )
+    if (meeting.went_live_at and at < meeting.went_live_at) or (
+        meeting.ended_at and at > meeting.ended_at
+    ):
+        raise ValidationError({"at": [_("The time must be while the meeting was live.")]})
+    old = mark.at
+    mark.at = at
+    mark.save(update_fields=["at"])
+    audit_record(
+        actor=actor,
+        action="item_mark.update",
+        target=meeting,
+        changes={"item": mark.item.number, "at": [old.isoformat(), at.isoformat()]},
+    )
+    if meeting.archive_state == "done":
+        transaction.on_commit(lambda: archive_chapters_refresh(meeting_id=meeting.pk))
+    return mark
+
+
+def archive_chapters_refresh(*, meeting_id: int) -> None:
+    """Rewrite the archive's chapters (and item thumbnails) from the current agenda times."""
+    from . import archive
+    from .supervisor import ffmpeg_binary
+
+    meeting = Meeting.objects.get(pk=meeting_id)
+    master = live_dir(meeting) / "master.m3u8"
+    if meeting.archive_state != "done" or not master.exists():
+        return
+    out = archive_dir(meeting)
+    segments = pipeline.parse_media_playlist(archive.top_variant(master).read_text())
+    marks = [
+        (m.item_id, f"{m.item.number}. {m.item.title}", m.at)
+        for m in meeting.item_marks.select_related("item").order_by("at", "pk")
+    ]
+    chapter_list = archive.chapters(marks, segments)
+    (out / "chapters.vtt").write_text(archive.chapters_vtt(chapter_list))
+    total = round(sum(s.duration for s in segments), 3)
+    thumbnails = {}
+    for chapter in chapter_list:
+        thumb = out / f"item-{chapter.item_id}.jpg"
+        at = min(chapter.start + 1, max(total - 0.5, 0))
+        archive.run(ffmpeg_binary(), archive.still_args(out / "meeting.mp4", at, thumb, 320))
+        thumbnails[str(chapter.item_id)] = _media_path(thumb)
+    data = dict(meeting.archive)
+    data["chapter_starts"] = {str(c.item_id): c.start for c in chapter_list}
+    data["thumbnails"] = thumbnails
+    Meeting.objects.filter(pk=meeting.pk).update(archive=data)

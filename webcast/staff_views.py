@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -19,8 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engagement.core.permissions import staff_required
 
 from . import selectors, services
-from .forms import AgendaItemForm, CaptionsForm, DocumentForm, MeetingForm, SpeakerForm
-from .models import AgendaDocument, AgendaItem, Meeting
+from .forms import (
+    AgendaItemForm,
+    CaptionsForm,
+    DocumentForm,
+    MarkTimeForm,
+    MeetingForm,
+    SpeakerForm,
+)
+from .models import AgendaDocument, AgendaItem, ItemMark, Meeting
 from .supervisor import rtmp_port
 
 S = Meeting.Status
@@ -132,16 +140,39 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 messages.success(request, _("The captions have been saved."))
                 return redirect("webcast_staff:meeting", pk=meeting.pk)
-            if which not in {"item", "document", "captions"}:
+            if which == "mark":
+                mark = get_object_or_404(
+                    ItemMark, pk=_int(request.POST.get("mark")), meeting=meeting
+                )
+                mark_form = MarkTimeForm(request.POST)
+                if not mark_form.is_valid():
+                    raise ValidationError(_("Enter a time like 18:05:30."))
+                local = timezone.localtime(mark.at)
+                at = local.replace(
+                    hour=mark_form.cleaned_data["at"].hour,
+                    minute=mark_form.cleaned_data["at"].minute,
+                    second=mark_form.cleaned_data["at"].second,
+                    microsecond=0,
+                )
+                services.item_mark_update(actor=request.user, mark=mark, at=at)
+                messages.success(request, _("The time has been corrected."))
+                return redirect("webcast_staff:meeting", pk=meeting.pk)
+            if which not in {"item", "document", "captions", "mark"}:
                 return HttpResponse(_("Unknown form."), status=400)
         except (ValidationError, services.WebcastError) as exc:
-            forms_by_name = {"item": item_form, "document": doc_form, "captions": captions_form}
-            _put_errors(forms_by_name[which], exc)
+            if which == "mark":
+                messages.error(
+                    request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+                )
+            else:
+                forms_by_name = {"item": item_form, "document": doc_form, "captions": captions_form}
+                _put_errors(forms_by_name[which], exc)
     context = selectors.agenda_context(meeting) | {
         "item_form": item_form,
         "doc_form": doc_form,
         "doc_item": doc_item,
         "captions_form": captions_form,
+        "marks": list(meeting.item_marks.select_related("item").order_by("at", "pk")),
         "archive": selectors.archive_urls(meeting),
     }
     status = 400 if request.method == "POST" else 200

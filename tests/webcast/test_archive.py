@@ -154,6 +154,17 @@ def test_the_archive_job_on_a_real_meeting(staff):
     assert "Download the recording</a> (MP4," in page
     assert f'src="/media/webcast/archive/{meeting.pk}/item-{two.pk}.jpg"' in page
 
+    # A corrected agenda time moves the chapter (and its thumbnail follows).
+    mark = meeting.item_marks.get(item=two)
+    services.item_mark_update(actor=staff, mark=mark, at=second_run + timedelta(seconds=2))
+    assert (
+        (out / "chapters.vtt")
+        .read_text()
+        .endswith("chapter-2\n00:00:06.000 --> 00:00:08.000\n2. Budget\n")
+    )
+    meeting.refresh_from_db()
+    assert meeting.archive["chapter_starts"] == {str(one.pk): 0.0, str(two.pk): 6.0}
+
     # Idempotent: running it again changes nothing.
     before = (out / "meeting.mp4").stat().st_mtime_ns
     services.meeting_archive_build(meeting_id=meeting.pk)

@@ -377,3 +377,31 @@ def test_upcoming_and_past_by_committee(staff):
     assert list(selectors.upcoming_meetings(committee=planning)) == [on_air, soon]
     assert list(selectors.past_meetings()) == [done]
     assert list(selectors.past_meetings(committee=licensing)) == []
+
+
+def test_correcting_agenda_times_keeps_them_in_order(staff):
+    meeting, one, two = live(staff)
+    three = services.agenda_item_create(actor=staff, meeting=meeting, number="3", title="AOB")
+    now = timezone.now()
+    marks = [
+        services.meeting_now_on_item(
+            actor=staff, meeting=meeting, item=item, at=now + timedelta(minutes=m)
+        )
+        for item, m in ((one, 1), (two, 10), (three, 20))
+    ]
+    moved = services.item_mark_update(actor=staff, mark=marks[1], at=now + timedelta(minutes=12))
+    assert moved.at == now + timedelta(minutes=12)
+    assert AuditEntry.objects.filter(action="item_mark.update").count() == 1
+    for minutes, message in [
+        (0, "Agenda times must be in order: item 1 starts at"),
+        (25, "Agenda times must be in order: item 3 starts at"),
+    ]:
+        with pytest.raises(ValidationError) as caught:
+            services.item_mark_update(
+                actor=staff, mark=marks[1], at=now + timedelta(minutes=minutes)
+            )
+        assert caught.value.message_dict["at"][0].startswith(message)
+    with pytest.raises(ValidationError, match="while the meeting was live"):
+        services.item_mark_update(actor=staff, mark=marks[0], at=now - timedelta(hours=1))
+    assert ItemMark.objects.get(pk=marks[1].pk).at == now + timedelta(minutes=12)
+    assert AuditEntry.objects.filter(action="item_mark.update").count() == 1

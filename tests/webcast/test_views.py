@@ -344,3 +344,35 @@ def test_past_meetings_are_paginated(client, staff):
     second = client.get(reverse("webcast:index") + "?page=2").content.decode()
     assert "Old 24" in second
     assert client.get(reverse("webcast:index") + "?page=zzz").status_code == 200
+
+
+def test_staff_correct_an_agenda_time(staff_client, meeting, staff):
+    services.meeting_transition(actor=staff, meeting=meeting, to=S.LIVE)
+    one, two = meeting.items.get(number="1"), meeting.items.get(number="2")
+    start = timezone.now().replace(microsecond=0) + timedelta(minutes=1)
+    first = services.meeting_now_on_item(actor=staff, meeting=meeting, item=one, at=start)
+    second = services.meeting_now_on_item(
+        actor=staff, meeting=meeting, item=two, at=start + timedelta(minutes=30)
+    )
+    url = reverse("webcast_staff:meeting", args=[meeting.pk])
+    page = staff_client.get(url).content.decode()
+    assert f'id="mark-{second.pk}" name="at" type="time"' in page
+    wanted = timezone.localtime(start + timedelta(minutes=20))
+    ok = staff_client.post(
+        url, {"form": "mark", "mark": second.pk, "at": wanted.strftime("%H:%M:%S")}
+    )
+    assert ok.status_code == 302
+    second.refresh_from_db()
+    assert second.at == wanted
+    early = timezone.localtime(start - timedelta(minutes=1)).strftime("%H:%M:%S")
+    bad = staff_client.post(url, {"form": "mark", "mark": second.pk, "at": early})
+    assert bad.status_code == 400
+    assert "Agenda times must be in order: item 1 starts at" in bad.content.decode()
+    nonsense = staff_client.post(url, {"form": "mark", "mark": second.pk, "at": "25:99"})
+    assert nonsense.status_code == 400
+    assert "Enter a time like 18:05:30." in nonsense.content.decode()
+    assert staff_client.post(url, {"form": "mark", "mark": 999, "at": "10:00"}).status_code == 404
+    second.refresh_from_db()
+    assert second.at == wanted
+    first.refresh_from_db()
+    assert first.at == start
