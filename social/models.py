@@ -136,6 +136,11 @@ class ListeningSettings(models.Model):
     replies_need_approval = models.BooleanField(
         _("replies need approval by staff before they are posted"), default=False
     )
+    publish_figures = models.BooleanField(
+        _("publish response times to residents as open data"),
+        default=False,
+        help_text=_("At /inbox/response-times.json: counts and times only, no names of residents."),
+    )
 
     class Meta:
         verbose_name = _("listening settings")

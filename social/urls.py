@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("cases/<int:pk>/", views.case, name="case"),
     path("figures/", views.figures, name="figures"),
+    path("response-times.json", views.figures_json, name="figures_json"),
     path("sources/", views.sources, name="sources"),
     path("sources/new/", views.source_edit, name="source_new"),
     path("sources/<int:pk>/", views.source_edit, name="source_edit"),

@@ -305,3 +305,16 @@ def figures(request: HttpRequest) -> HttpResponse:
         "social/figures.html",
         {"rows": selectors.response_figures(by=by), "by": by},
     )
+
+
+@require_GET
+def figures_json(request: HttpRequest) -> HttpResponse:
+    """Response times as open data, when the council publishes them (otherwise 404)."""
+    from django.http import JsonResponse
+
+    if not services.listening_settings().publish_figures:
+        raise Http404
+    data = {by: selectors.response_figures(by=by) for by in ("owner", "ward", "topic", "network")}
+    response = JsonResponse({"days": 90, "hours": "from the post to the reply", **data})
+    response["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -328,3 +328,17 @@ def test_staff_link_a_case_to_a_petition(staff_client, wards):
     assert case.petition == petition
     assert "Save the lido" in staff_client.get(url).content.decode()
     assert AuditEntry.objects.filter(action="social.case.link").count() == 1
+
+
+def test_response_times_as_open_data_only_when_published(client, wards):
+    from social.models import ListeningSettings
+    from social.services import listening_settings
+
+    Case.objects.create(network="x", author_handle="a", summary="s", owner=wards["anwen"])
+    assert client.get("/inbox/response-times.json").status_code == 404
+    ListeningSettings.objects.create(publish_figures=True)
+    listening_settings.forget()
+    data = client.get("/inbox/response-times.json").json()
+    assert data["owner"][0]["key"] == "Cllr Anwen Ap"
+    assert data["owner"][0]["cases"] == 1
+    assert "author" not in str(data)
