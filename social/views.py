@@ -219,52 +219,79 @@ def sources(request: HttpRequest) -> HttpResponse:
     return render(request, "social/staff/sources.html", {"sources": Source.objects.all()})
 
 
-@staff_required
-@require_http_methods(["GET", "POST"])
-def source_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    source = get_object_or_404(Source, pk=pk) if pk else None
-    form = forms.SourceForm(request.POST or None, instance=source)
+def _config_edit(
+    request: HttpRequest,
+    *,
+    model: type,
+    form_class: type,
+    pk: int | None,
+    title: str,
+    action: str,
+    back: str,
+    saved: str,
+) -> HttpResponse:
+    """Create or edit one staff-configured object (a source, a routing rule), audited."""
+    instance = get_object_or_404(model, pk=pk) if pk else None
+    form = form_class(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        services.config_save(form=form, actor=request.user, action="social.source")
-        messages.success(request, _("Source saved."))
-        return redirect("social:sources")
+        services.config_save(form=form, actor=request.user, action=action)
+        messages.success(request, saved)
+        return redirect(back)
     return render(
         request,
         "social/staff/edit.html",
-        {"form": form, "title": _("Listening source"), "back": "social:sources"},
+        {"form": form, "title": title, "back": back},
         status=400 if form.errors else 200,
     )
 
 
 @staff_required
-@require_GET
-def rules(request: HttpRequest) -> HttpResponse:
-    return render(
+@require_http_methods(["GET", "POST"])
+def source_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    return _config_edit(
         request,
-        "social/staff/rules.html",
-        {
-            "rules": RoutingRule.objects.select_related("councillor", "team"),
-            "gazetteer_count": GazetteerEntry.objects.count(),
-            "import_form": forms.GazetteerImportForm(),
-        },
+        model=Source,
+        form_class=forms.SourceForm,
+        pk=pk,
+        title=_("Listening source"),
+        action="social.source",
+        back="social:sources",
+        saved=_("Source saved."),
     )
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    rule = get_object_or_404(RoutingRule, pk=pk) if pk else None
-    form = forms.RoutingRuleForm(request.POST or None, instance=rule)
-    if request.method == "POST" and form.is_valid():
-        services.config_save(form=form, actor=request.user, action="social.rule")
-        messages.success(request, _("Routing rule saved."))
-        return redirect("social:rules")
+    return _config_edit(
+        request,
+        model=RoutingRule,
+        form_class=forms.RoutingRuleForm,
+        pk=pk,
+        title=_("Routing rule"),
+        action="social.rule",
+        back="social:rules",
+        saved=_("Routing rule saved."),
+    )
+
+
+def _rules_page(request: HttpRequest, import_form: Any, *, status: int = 200) -> HttpResponse:
     return render(
         request,
-        "social/staff/edit.html",
-        {"form": form, "title": _("Routing rule"), "back": "social:rules"},
-        status=400 if form.errors else 200,
+        "social/staff/rules.html",
+        {
+            "rules": RoutingRule.objects.select_related("councillor", "team"),
+            "gazetteer_count": GazetteerEntry.objects.count(),
+            "import_form": import_form,
+        },
+        status=status,
     )
+
+
+@staff_required
+@require_GET
+def rules(request: HttpRequest) -> HttpResponse:
+    return _rules_page(request, forms.GazetteerImportForm())
 
 
 @staff_required
@@ -282,16 +309,7 @@ def gazetteer_import(request: HttpRequest) -> HttpResponse:
                 request, _("%(count)s names added to the gazetteer.") % {"count": added}
             )
             return redirect("social:rules")
-    return render(
-        request,
-        "social/staff/rules.html",
-        {
-            "rules": RoutingRule.objects.select_related("councillor", "team"),
-            "gazetteer_count": GazetteerEntry.objects.count(),
-            "import_form": form,
-        },
-        status=400,
-    )
+    return _rules_page(request, form, status=400)
 
 
 @inbox_required
