@@ -124,7 +124,7 @@ def response_save_page(
         raise SurveyError(_("This response has already been sent."))
     consultation = response.consultation
     _must_be_open(consultation)
-    questions = selectors.questions(response.version_id)
+    questions = selectors.questionnaire(response.version_id)
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for q in page:
@@ -247,7 +247,7 @@ def response_submit(
             ) from None
     elif wants_copy or wants_outcome:
         raise ValidationError({"email": _("Enter your email address to get emails from us.")})
-    questions = selectors.questions(response.version_id)
+    questions = selectors.questionnaire(response.version_id)
     answers = _finalise(consultation, questions, response.draft)
     now = timezone.now()
     with transaction.atomic():

@@ -9,6 +9,8 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from engagement.core.memo import memo
+
 from .answers import CHOICE_KINDS, TEXT_KINDS
 from .conditions import Item, items_for, visible_keys
 from .models import Answer, Consultation, Question, Response, Section, Version
@@ -49,6 +51,14 @@ def questions(version: Version | int) -> list[Question]:
     )
 
 
+@memo(seconds=5, size=256)
+def questionnaire(version_id: int) -> list[Question]:
+    """:func:`questions`, kept five seconds per process, for the respondents' busy path (each
+    page reads the questionnaire several times). The builder's services call ``forget()`` after
+    a change (other processes catch up within five seconds); they read :func:`questions`."""
+    return questions(version_id)
+
+
 def sections_with_questions(version: Version) -> list[Section]:
     return list(
         version.sections.order_by("position", "pk").prefetch_related(
@@ -78,7 +88,7 @@ def check_answers(response: Response) -> list[dict[str, Any]]:
     """The rows of "Check your answers": every question shown, its answer and its page."""
     from .answers import display
 
-    qs = questions(response.version_id)
+    qs = questionnaire(response.version_id)
     page_list = pages(response.consultation, qs)
     page_of = {q.key: i for i, page in enumerate(page_list) for q in page}
     shown = visible_keys(items_for(qs), response.draft)

@@ -275,6 +275,14 @@ def document_remove(*, actor: Any, document: Document) -> None:
 # --- the builder ---------------------------------------------------------------------------------
 
 
+def _changed() -> None:
+    """The questionnaire changed: respondents in this process see it at once (see
+    ``selectors.questionnaire``)."""
+    from . import selectors
+
+    transaction.on_commit(selectors.questionnaire.forget)
+
+
 def _editable(version: Version) -> None:
     if Response.objects.filter(version=version).exists():
         raise SurveyError(
@@ -299,6 +307,7 @@ def section_save(
 ) -> Section:
     """Add a section at the end, or change one."""
     _editable(version)
+    _changed()
     if section is None:
         position = (version.sections.aggregate(m=Max("position"))["m"] or 0) + 1
         section = Section(version=version, position=position)
@@ -323,6 +332,7 @@ def section_save(
 def section_remove(*, actor: Any, section: Section) -> None:
     version = section.version
     _editable(version)
+    _changed()
     keys = set(section.questions.values_list("key", flat=True))
     if _referenced(version, keys, exclude_section=section):
         raise SurveyError(
@@ -449,6 +459,7 @@ def question_save(
     conditions) is made once from the text and kept across edits and versions."""
     version = section.version
     _editable(version)
+    _changed()
     if question is None:
         position = (section.questions.aggregate(m=Max("position"))["m"] or 0) + 1
         question = Question(section=section, position=position, key=_new_key(version, text))
@@ -525,6 +536,7 @@ def _new_key(version: Version, text: str) -> str:
 def question_remove(*, actor: Any, question: Question) -> None:
     version = question.section.version
     _editable(version)
+    _changed()
     if _referenced(version, {question.key}):
         raise SurveyError(_("Another question's condition depends on this one: change it first."))
     with transaction.atomic():
@@ -547,6 +559,7 @@ def item_move(*, actor: Any, item: Question | Section, direction: int) -> None:
         version = item.version
         siblings = list(version.sections.order_by("position", "pk"))
     _editable(version)
+    _changed()
     index = siblings.index(item)
     other = index + direction
     if not 0 <= other < len(siblings):

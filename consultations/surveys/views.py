@@ -89,7 +89,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _flow(response: Response) -> tuple[list, list[int]]:
-    qs = selectors.questions(response.version_id)
+    qs = selectors.questionnaire(response.version_id)
     page_list = selectors.pages(response.consultation, qs)
     shown = selectors.visible_page_indexes(page_list, items_for(qs), response.draft)
     return page_list, shown
@@ -152,7 +152,7 @@ def page(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     back = None
     if position > 0:
         back = ("page", shown[position - 1] + 1)
-    all_questions = selectors.questions(response.version_id)
+    all_questions = selectors.questionnaire(response.version_id)
     shown_keys = set(visible_keys(items_for(all_questions), values))
     by_key = {q.key: q for q in all_questions}
     context = {
@@ -242,7 +242,7 @@ def check(request: HttpRequest, slug: str) -> HttpResponse:
 def _missing_pages(response: Response, errors: dict[str, str]) -> list[dict]:
     if not errors:
         return []
-    qs = selectors.questions(response.version_id)
+    qs = selectors.questionnaire(response.version_id)
     page_list = selectors.pages(response.consultation, qs)
     result = []
     for i, page_questions in enumerate(page_list):
