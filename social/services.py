@@ -20,6 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -153,7 +154,7 @@ def posts_store(*, source: Source, posts: list[Fetched]) -> list[int]:
                 lat=fetched.lat,
                 in_reply_to_id=fetched.in_reply_to_id[:200],
                 conversation_id=fetched.conversation_id[:200],
-                url=fetched.url[:500],
+                url=_safe_url(fetched.url),
                 raw=_bounded(fetched.raw),
                 ignored=ignored,
                 routed_at=now if ignored else None,
@@ -161,7 +162,7 @@ def posts_store(*, source: Source, posts: list[Fetched]) -> list[int]:
         )
     with transaction.atomic():
         Post.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-        Source.objects.filter(pk=source.pk).update(posts_read=source.posts_read + len(unique))
+        Source.objects.filter(pk=source.pk).update(posts_read=F("posts_read") + len(unique))
         source.posts_read += len(unique)
         return list(
             Post.objects.filter(
@@ -170,6 +171,12 @@ def posts_store(*, source: Source, posts: list[Fetched]) -> list[int]:
                 routed_at__isnull=True,
             ).values_list("pk", flat=True)
         )
+
+
+def _safe_url(url: str) -> str:
+    """Only web links: a payload's ``javascript:`` or ``data:`` URL is dropped, not linked."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("https://", "http://")) and len(url) <= 500 else ""
 
 
 def _bounded(raw: dict[str, Any], limit: int = 32_000) -> dict[str, Any]:

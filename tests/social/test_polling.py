@@ -305,3 +305,13 @@ def test_bluesky_page_limit_goes_on_next_time(fake_bluesky, bluesky_source, monk
     fetched = [poll(bluesky_source).fetched for _ in range(4)]
     assert fetched == [50, 50, 20, 0]
     assert Post.objects.count() == 120
+
+
+def test_a_javascript_link_in_a_payload_is_not_kept(fake_mastodon, mastodon_source):
+    status = fake_mastodon.add_post("Hello")
+    fake_mastodon.statuses[-1]["url"] = "javascript:alert(document.cookie)"
+    poll(mastodon_source)
+    post = Post.objects.get(external_id=status)
+    assert post.url == ""
+    mastodon_source.refresh_from_db()
+    assert mastodon_source.posts_read == 1
