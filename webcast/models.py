@@ -236,3 +236,21 @@ class IngestGap(models.Model):
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+
+class Viewer(models.Model):
+    """Someone watching a live meeting: a random token from their browser and when it last said
+    so (no address, no account). Counted for the control room; deleted when the meeting ends."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="viewers")
+    token = models.CharField(max_length=64)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "token"], name="unique_meeting_viewer")
+        ]
+        indexes = [models.Index(fields=["meeting", "last_seen"])]
+
+    def __str__(self) -> str:
+        return f"viewer of {self.meeting_id}"

@@ -114,6 +114,14 @@ def archive_urls(meeting: Meeting) -> dict[str, Any]:
     return urls
 
 
+VIEWER_WINDOW = 45
+
+
+def viewer_count(meeting: Meeting) -> int:
+    since = timezone.now() - timedelta(seconds=VIEWER_WINDOW)
+    return meeting.viewers.filter(last_seen__gte=since).count()
+
+
 def control_state(meeting: Meeting) -> dict[str, Any]:
     """What the control room's health panel shows."""
     health = meeting.health or {}
@@ -122,6 +130,7 @@ def control_state(meeting: Meeting) -> dict[str, Any]:
         "meeting": meeting,
         "health": health,
         "health_stale": stale,
+        "viewers": viewer_count(meeting),
         "runs": list(meeting.runs.order_by("-number")[:10]),
         "gaps": list(IngestGap.objects.filter(meeting=meeting).order_by("-started_at")[:10]),
     }

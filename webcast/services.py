@@ -8,6 +8,7 @@ stream (``webcast-control.<id>``), coalesced to about one push a second.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,16 @@ from engagement.realtime.services import publish, publish_soon
 from engagement.tasks import enqueue
 
 from . import pipeline
-from .models import AgendaDocument, AgendaItem, IngestGap, IngestRun, ItemMark, Meeting, SpeakerMark
+from .models import (
+    AgendaDocument,
+    AgendaItem,
+    IngestGap,
+    IngestRun,
+    ItemMark,
+    Meeting,
+    SpeakerMark,
+    Viewer,
+)
 
 S = Meeting.Status
 
@@ -156,6 +166,7 @@ def meeting_transition(*, actor: Any, meeting: Meeting, to: str) -> Meeting:
         meeting.went_live_at = meeting.went_live_at or now
         meeting.ingest_enabled = True
     elif to == S.ENDED:
+        meeting.viewers.all().delete()
         meeting.ended_at = now
         meeting.ingest_enabled = False
         meeting.current_speaker = ""
@@ -743,3 +754,21 @@ def archive_chapters_refresh(*, meeting_id: int) -> None:
     data["chapter_starts"] = {str(c.item_id): c.start for c in chapter_list}
     data["thumbnails"] = thumbnails
     Meeting.objects.filter(pk=meeting.pk).update(archive=data)
+
+
+# --- viewers -------------------------------------------------------------------------------------
+
+VIEWER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def viewer_seen(*, meeting: Meeting, token: str) -> None:
+    """A viewer's player says it is still playing (about every 20 s); staff see the count of
+    players heard from in the last :data:`selectors.VIEWER_WINDOW` seconds."""
+    if not VIEWER_TOKEN.match(token or ""):
+        raise WebcastError(_("That viewer token is not valid."))
+    if meeting.status not in {S.LIVE, S.ADJOURNED}:
+        raise WebcastError(_("The meeting is not live."))
+    Viewer.objects.update_or_create(
+        meeting=meeting, token=token, defaults={"last_seen": timezone.now()}
+    )
+    publish_soon(stream=meeting.control_stream)

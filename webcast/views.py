@@ -9,12 +9,15 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
+from engagement.core.ratelimit import client_ip, hit
 from engagement.council.selectors import council_settings
 from engagement.people.models import Committee
 
-from . import selectors
+from . import selectors, services
+from .models import Meeting
 
 PAST_PER_PAGE = 20
 
@@ -53,6 +56,19 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     context["speakers"] = list(meeting.speaker_marks.order_by("at"))
     context["archive"] = selectors.archive_urls(meeting)
     return render(request, "webcast/meeting.html", context)
+
+
+@require_POST
+def watching(request: HttpRequest, pk: int) -> HttpResponse:
+    """The player's "still watching" beat (JavaScript only: it feeds the viewer count)."""
+    if not hit("webcast-watching", client_ip(request), limit=30, window=60):
+        return HttpResponse(_("Too many requests."), status=429)
+    meeting = get_object_or_404(Meeting, pk=pk)
+    try:
+        services.viewer_seen(meeting=meeting, token=request.POST.get("viewer", "")[:100])
+    except services.WebcastError as exc:
+        return HttpResponse(str(exc), status=400)
+    return HttpResponse(status=204)
 
 
 @require_GET

@@ -95,8 +95,11 @@ def test_the_agenda_follows_what_the_viewer_is_watching(page, asgi_live_server, 
         f"() => document.querySelector('#agenda [aria-current=true]')?.dataset.item === '{two.pk}'",
         timeout=20000,
     )
-    # "Watch from" on item 1 seeks back to its mark.
-    page.locator(f"#item-{one.pk} a.moot-jump").click()
+    # "Watch from" on item 1 seeks back to its mark and plays; the player tells the control
+    # room someone is watching.
+    with page.expect_request(f"**/meetings/{meeting.pk}/watching/") as beat:
+        page.locator(f"#item-{one.pk} a.moot-jump").click()
+    assert beat.value.method == "POST"
     page.wait_for_function(
         f"() => document.querySelector('#agenda [aria-current=true]')?.dataset.item === '{one.pk}'",
         timeout=20000,

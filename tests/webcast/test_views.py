@@ -376,3 +376,38 @@ def test_staff_correct_an_agenda_time(staff_client, meeting, staff):
     assert second.at == wanted
     first.refresh_from_db()
     assert first.at == start
+
+
+def test_viewer_count_from_players(client, meeting, staff, settings):
+    url = reverse("webcast:watching", args=[meeting.pk])
+    token = "a1b2c3d4e5f6a7b8c9d0"
+    refused = client.post(url, {"viewer": token})
+    assert (refused.status_code, refused.content) == (400, b"The meeting is not live.")
+    services.meeting_transition(actor=staff, meeting=meeting, to=S.LIVE)
+    assert client.post(url, {"viewer": token}).status_code == 204
+    assert client.post(url, {"viewer": token}).status_code == 204  # the same tab again
+    assert client.post(url, {"viewer": "b" * 32}).status_code == 204
+    for bad in ["", "short", "<script>alert(1)</script>xxxxxxxx", "é" * 20]:
+        response = client.post(url, {"viewer": bad})
+        assert (response.status_code, response.content) == (400, b"That viewer token is not valid.")
+    assert client.get(url).status_code == 405
+    assert Client(enforce_csrf_checks=True).post(url, {"viewer": token}).status_code == 403
+    from webcast import selectors
+    from webcast.models import Viewer
+
+    assert selectors.viewer_count(meeting) == 2
+    Viewer.objects.filter(token=token).update(last_seen=timezone.now() - timedelta(minutes=2))
+    assert selectors.viewer_count(meeting) == 1
+    control = Client()
+    control.force_login(staff)
+    page = control.get(reverse("webcast_staff:control", args=[meeting.pk])).content.decode()
+    assert "<dt>Viewers</dt><dd>1</dd>" in page
+    services.meeting_transition(actor=staff, meeting=meeting, to=S.ENDED)
+    assert not Viewer.objects.exists()
+
+
+def test_viewer_beats_are_rate_limited(client, meeting, staff):
+    services.meeting_transition(actor=staff, meeting=meeting, to=S.LIVE)
+    url = reverse("webcast:watching", args=[meeting.pk])
+    codes = [client.post(url, {"viewer": f"{n:020d}"}).status_code for n in range(32)]
+    assert codes == [204] * 30 + [429, 429]

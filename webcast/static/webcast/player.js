@@ -84,5 +84,25 @@
     };
     video.addEventListener("loadeddata", once);
   }
+  // While playing live, say so every 20 s (the control room's viewer count). No cookies, no
+  // address kept: a random token for this tab.
+  if (video.dataset.watching) {
+    var token = sessionStorage.getItem("moot-viewer");
+    if (!token) {
+      var bytes = new Uint8Array(16);
+      crypto.getRandomValues(bytes);
+      token = Array.from(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      sessionStorage.setItem("moot-viewer", token);
+    }
+    var headers = JSON.parse(document.body.dataset.hxHeaders || "{}");
+    var beat = function () {
+      if (video.paused) { return; }
+      var body = new URLSearchParams({ viewer: token });
+      fetch(video.dataset.watching, { method: "POST", body: body, headers: headers, credentials: "same-origin" })
+        .catch(function () {});
+    };
+    video.addEventListener("playing", beat);
+    setInterval(beat, 20000);
+  }
   window.mootPlayer = { video: video, playingDate: playingDate, highlight: highlight, seekTo: seekTo };
 })();
