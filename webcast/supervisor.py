@@ -260,7 +260,7 @@ class MeetingSupervisor:
         intruder: threading.Event,
     ) -> None:
         last_sent = 0.0
-        last: pipeline.Progress | None = None
+        last: tuple[float, int | None] | None = None
         started = time.monotonic()
         try:
             assert process.stdout is not None  # noqa: S101
@@ -273,18 +273,28 @@ class MeetingSupervisor:
                 now = time.monotonic()
                 if now - last_sent >= 1.0:
                     health = progress.as_dict()
-                    if progress.bitrate_kbps is None and last is not None:
-                        seconds = progress.out_seconds - last.out_seconds
+                    # ffmpeg reports no bitrate with several outputs; the safety recording is
+                    # the untouched input, so its growth is the incoming bitrate.
+                    size = _size(run.recording)
+                    if last is not None and size is not None and last[1] is not None:
+                        seconds = progress.out_seconds - last[0]
                         if seconds > 0:
-                            size = progress.total_size - last.total_size
-                            health["bitrate_kbps"] = round(size * 8 / 1000 / seconds, 1)
+                            kbps = (size - last[1]) * 8 / 1000 / seconds
+                            health["bitrate_kbps"] = round(kbps, 1)
                     health |= {"run": run.number, "uptime": round(now - started)}
                     services.ingest_health_record(meeting_id=run.meeting_id, health=health)
-                    last_sent, last = now, progress
+                    last_sent, last = now, (progress.out_seconds, size)
         except Exception:
             logger.exception("meeting %s: reading ffmpeg progress failed", run.meeting_id)
         finally:
             connection.close()
+
+
+def _size(path: str) -> int | None:
+    try:
+        return Path(path).stat().st_size if path else None
+    except OSError:
+        return None
 
 
 def _source_changed(before: Meeting, now: Meeting) -> bool:

@@ -101,6 +101,7 @@ def test_killed_ffmpeg_is_restarted_the_gap_recorded_and_recordings_intact(super
     health = Meeting.objects.get(pk=meeting.pk).health
     assert health["run"] == 1
     assert health["fps"] > 10
+    assert health["bitrate_kbps"] > 100  # the recording's growth: the incoming bitrate
     assert health["dropped"] == 0
 
     os.kill(supervisor.process.pid, signal.SIGKILL)  # a crash
