@@ -10,7 +10,10 @@ doing what a browser without JavaScript does: GET the consultation page (for the
 POST "Start now", POST each of the 4 pages (a 302 to the next), POST "Send response" on the
 check page (a 302 to the confirmation): 7 requests, 6 of them writes. 50 workers share a queue
 of respondents (quick 100, full 1,000, after a warm-up of 50). ``responses_per_s`` = responses
-sent / wall time of the measured phase. The start limit per address is lifted for the run
+sent / wall time of the measured phase; on a machine shared with other work the CPU time per
+response (server, PostgreSQL, load generator; ``bench.ballots.cpu_times``) is the steadier
+figure, and ``cpu_bound_responses_per_s`` what the cores would do with nothing else running.
+The start limit per address is lifted for the run
 (``CONSULTATION_STARTS_PER_ADDRESS``), since every respondent comes from 127.0.0.1. Then, in
 the database: exactly one submitted response per respondent who got the confirmation, each with
 its 20 answers.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import time
 from typing import Any
@@ -38,6 +42,7 @@ from typing import Any
 import httpx
 
 from bench import _load, _stack
+from bench.ballots import cpu_times
 
 CONCURRENCY = 50
 SERVER_WORKERS = 2
@@ -97,6 +102,8 @@ def run(quick: bool) -> dict[str, Any]:
         "response_p95_s": measured["response_p95_s"],
         "request_server_p50_ms": measured["server_p50_ms"],
         "request_server_p95_ms": measured["server_p95_ms"],
+        "cpu_ms_per_response": measured["cpu_ms_per_response"],
+        "cpu_bound_responses_per_s": measured["cpu_bound_responses_per_s"],
         "failed": failed,
         "audit": audit,
         "export_responses": exported["responses"],
@@ -123,6 +130,11 @@ def table(result: dict[str, Any]) -> str:
         f"  response p50 / p95     {result['response_p50_s']} s / {result['response_p95_s']} s",
         f"  server p50 / p95       {result['request_server_p50_ms']} ms / "
         f"{result['request_server_p95_ms']} ms per request",
+        f"  CPU per response       {result['cpu_ms_per_response']['server']} ms server, "
+        f"{result['cpu_ms_per_response']['postgres']} ms PostgreSQL, "
+        f"{result['cpu_ms_per_response']['client']} ms load generator",
+        f"  CPU-bound ceiling      {result['cpu_bound_responses_per_s']} responses/s "
+        f"on {os.cpu_count()} cores",
         f"  failed requests        {result['failed']}",
         f"  audit                  {'ok' if result['audit']['ok'] else result['audit']}",
         f"  export                 {result['export_responses']} responses in "
@@ -200,9 +212,17 @@ async def respond(base_url: str, pages: list[dict[str, Any]], respondents: int) 
                     sent += 1
                     durations.append(time.perf_counter() - start)
 
+    port = base_url.rsplit(":", 1)[1]
+    before = cpu_times(port)
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     wall = time.perf_counter() - start
+    after = cpu_times(port)
+    cpu = {
+        role: sum(seconds - before[role].get(pid, 0.0) for pid, seconds in after[role].items())
+        for role in after
+    }
+    stack_ms = (cpu["server"] + cpu["postgres"]) * 1000 / max(sent, 1)
     server = [s.server_ms for s in samples if s.server_ms is not None]
     return {
         "sent": sent,
@@ -213,6 +233,9 @@ async def respond(base_url: str, pages: list[dict[str, Any]], respondents: int) 
         "response_p95_s": round(_load.percentile(durations, 95), 3),
         "server_p50_ms": round(_load.percentile(server, 50), 2),
         "server_p95_ms": round(_load.percentile(server, 95), 2),
+        "cpu_ms_per_response": {role: round(v * 1000 / max(sent, 1), 1) for role, v in cpu.items()},
+        # What the two cores could do if the server and PostgreSQL had them to themselves.
+        "cpu_bound_responses_per_s": round((os.cpu_count() or 1) * 1000 / stack_ms, 1),
     }
 
 
