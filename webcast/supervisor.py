@@ -211,6 +211,10 @@ class MeetingSupervisor:
             reader.join(timeout=5)
         exit_code = process.returncode
         error = _error_from(list(stderr_tail), exit_code, planned)
+        if error and not frames[0] and exit_code is not None and exit_code > 0:
+            # It never produced a picture: the source is unreachable, unsupported or corrupt.
+            detail = error
+            error = _("The video source could not be read: %(detail)s") % {"detail": detail}
         if intruder.is_set():
             # ffmpeg's RTMP listener only warns about the wrong application (our key) and goes
             # on; we killed it on that warning, before its first 2 s segment. Whatever of the

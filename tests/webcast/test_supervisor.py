@@ -180,6 +180,7 @@ def test_an_input_that_never_starts_shows_its_error_and_backs_off(supervise):
     wait_for(lambda: Meeting.objects.get(pk=meeting.pk).ingest_error, what="an error")
     time.sleep(3)
     meeting.refresh_from_db()
+    assert meeting.ingest_error.startswith("The video source could not be read: ")
     assert "Connection refused" in meeting.ingest_error
     runs = IngestRun.objects.filter(meeting=meeting).count()
     # 0.5, 1, 2 s back-off: at most four attempts in this time, not a tight loop.
