@@ -508,6 +508,21 @@ def ingest_run_end(
     return gap
 
 
+def ingest_runs_recover(*, meeting_id: int | None = None) -> int:
+    """Close runs a previous supervisor left open (it was killed with its ffmpeg): called when
+    a supervisor starts, before it starts anything. An ended meeting's archive is then queued."""
+    runs = IngestRun.objects.filter(ended_at__isnull=True)
+    if meeting_id is not None:
+        runs = runs.filter(meeting_id=meeting_id)
+    count = 0
+    for run in runs:
+        ingest_run_end(
+            run=run, exit_code=None, error=_("The supervisor stopped while this run was going.")
+        )
+        count += 1
+    return count
+
+
 def ingest_health_record(*, meeting_id: int, health: dict[str, Any]) -> None:
     """The latest ffmpeg progress (about once a second); staff see it within a second."""
     Meeting.objects.filter(pk=meeting_id).update(health=health, health_at=timezone.now())

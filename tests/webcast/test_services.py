@@ -405,3 +405,19 @@ def test_correcting_agenda_times_keeps_them_in_order(staff):
         services.item_mark_update(actor=staff, mark=marks[0], at=now - timedelta(hours=1))
     assert ItemMark.objects.get(pk=marks[1].pk).at == now + timedelta(minutes=12)
     assert AuditEntry.objects.filter(action="item_mark.update").count() == 1
+
+
+def test_runs_left_open_by_a_killed_supervisor_are_closed(staff):
+    meeting, *_ = live(staff)
+    run = services.ingest_run_start(meeting=meeting)
+    services.ingest_run_first_frame(run=run)
+    Meeting.objects.filter(pk=meeting.pk).update(status=S.ENDED, ingest_enabled=False)
+    other, *_ = live(staff)
+    other_run = services.ingest_run_start(meeting=other)
+    assert services.ingest_runs_recover(meeting_id=meeting.pk) == 1
+    run.refresh_from_db()
+    assert run.error == "The supervisor stopped while this run was going."
+    assert run.ended_at is not None
+    assert IngestRun.objects.get(pk=other_run.pk).ended_at is None
+    assert services.ingest_runs_recover() == 1
+    assert services.ingest_runs_recover() == 0

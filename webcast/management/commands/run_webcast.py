@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
+from webcast import services
 from webcast.models import Meeting
 from webcast.supervisor import MeetingSupervisor
 
@@ -32,6 +33,8 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         delay = options["restart_delay"]
+        # Nothing of ours runs yet: runs still open were left by a supervisor that was killed.
+        services.ingest_runs_recover(meeting_id=options["meeting"] or None)
         if options["meeting"]:
             if not Meeting.objects.filter(pk=options["meeting"]).exists():
                 raise CommandError(f"There is no meeting {options['meeting']}.")
