@@ -8,6 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import QueryDict
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consultations.surveys.answers import (
     clean_answer,
@@ -201,3 +203,55 @@ def test_raw_values_from_a_post_and_round_trip_through_a_cell():
     assert display(date, "2026-02-01") == "1 February 2026"
     with pytest.raises(ValidationError):
         raw_from_text(matrix, "parks-agree")
+
+
+raw_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text(max_size=300)
+    | st.sampled_from(["yes", "no", "a", "b", "parks", "1", "2", "2026-02-30", "CF10 1EP"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["a", "b", "parks", "day", "month", "year", "x"]), children
+        )
+    ),
+    max_leaves=8,
+)
+every_kind = st.sampled_from(
+    [
+        q(K.SHORT_TEXT),
+        q(K.LONG_TEXT, required=True),
+        q(K.SINGLE, options=opt("A", "B")),
+        q(K.DROPDOWN, options=opt("A", "B"), required=True),
+        q(K.MULTIPLE, options=opt("A", "B"), min_choices=1, max_choices=2),
+        q(K.RANKING, options=opt("A", "B")),
+        q(K.MATRIX, options=opt("A", "B"), rows=opt("Parks"), required=True),
+        q(K.NUMBER, min_value=Decimal(0), max_value=Decimal(9)),
+        q(K.DATE),
+        q(K.EMAIL),
+        q(K.CONSENT, required=True),
+        q(K.FILE),
+    ]
+)
+
+
+@given(every_kind, raw_values)
+def test_any_input_is_an_answer_or_a_clear_error(question, raw):
+    """Whatever arrives (a tampered form, a strange import cell, an API client), cleaning either
+    gives a value of the stored shape or a ValidationError with a message: never a crash."""
+    try:
+        value = clean_answer(question, raw)
+    except ValidationError as exc:
+        messages = exc.messages
+        value = None
+    else:
+        messages = []
+    assert all(isinstance(m, str) and m for m in messages)
+    if value is not None:
+        assert display(question, value) is not None
+        assert (
+            clean_answer(question, raw_from_text(question, export_value(question, value))) == value
+        )
