@@ -421,3 +421,14 @@ def test_runs_left_open_by_a_killed_supervisor_are_closed(staff):
     assert IngestRun.objects.get(pk=other_run.pk).ended_at is None
     assert services.ingest_runs_recover() == 1
     assert services.ingest_runs_recover() == 0
+
+
+def test_run_webcast_arguments():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="Give a meeting id or --all"):
+        call_command("run_webcast")
+    with pytest.raises(CommandError, match="Give a meeting id or --all"):
+        call_command("run_webcast", "3", "--all")
+    with pytest.raises(CommandError, match="There is no meeting 999."):
+        call_command("run_webcast", "999")

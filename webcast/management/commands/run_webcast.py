@@ -29,6 +29,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if bool(options["meeting"]) == bool(options["all"]):
             raise CommandError("Give a meeting id or --all (not both).")
+        if options["meeting"] and not Meeting.objects.filter(pk=options["meeting"]).exists():
+            raise CommandError(f"There is no meeting {options['meeting']}.")
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
@@ -36,8 +38,6 @@ class Command(BaseCommand):
         # Nothing of ours runs yet: runs still open were left by a supervisor that was killed.
         services.ingest_runs_recover(meeting_id=options["meeting"] or None)
         if options["meeting"]:
-            if not Meeting.objects.filter(pk=options["meeting"]).exists():
-                raise CommandError(f"There is no meeting {options['meeting']}.")
             MeetingSupervisor(options["meeting"], restart_delay=delay).run(stop)
             return
         running: dict[int, threading.Thread] = {}
