@@ -33,7 +33,7 @@ from engagement.people.models import Councillor
 from engagement.places.models import Ward
 from engagement.places.selectors import postcode_lookup
 
-from .models import Case, GazetteerEntry, Post, RoutingRule, SocialIdentity, WardRota
+from .models import Case, GazetteerEntry, Post, RoutingRule, SocialIdentity, Team, WardRota
 
 TRACE_TEXT: dict[str, Any] = {
     "diverted": _("%(detail)s"),
@@ -87,7 +87,7 @@ class Route:
     ward: Ward | None = None
     owner: Councillor | None = None
     watchers: list[Councillor] = field(default_factory=list)
-    team_id: int | None = None
+    team: Team | None = None
     topic: str = ""
     priority: int = Case.Priority.NORMAL
     resident_id: int | None = None
@@ -204,8 +204,10 @@ class Batch:
             self.history[(case.network, case.author_handle)] = (case.pk, case.ward_id)
 
     def lock_rotas(self, ward_ids: set[int]) -> None:
-        for ward_id in sorted(ward_ids - set(self._rotas)):
-            WardRota.objects.get_or_create(ward_id=ward_id)
+        missing = ward_ids - set(self._rotas)
+        WardRota.objects.bulk_create(
+            [WardRota(ward_id=w) for w in sorted(missing)], ignore_conflicts=True
+        )
         for rota in (
             WardRota.objects.select_for_update().filter(ward_id__in=ward_ids).order_by("ward_id")
         ):
@@ -369,6 +371,18 @@ def _by_history(post: Post, route: Route, batch: Batch) -> Ward | None:
 PLACE_SIGNALS = (_by_geotag, _by_postcode, _by_gazetteer, _by_resident, _by_history)
 
 
+def place_of(post: Post, batch: Batch) -> Ward | None:
+    """The ward the place signals give, without taking a rota turn: a batch finds its wards
+    first so it can lock their rotas in ward order (two workers never wait on each other in a
+    circle)."""
+    scratch = Route()
+    for signal in PLACE_SIGNALS:
+        ward = signal(post, scratch, batch)
+        if ward is not None:
+            return ward
+    return None
+
+
 def route_post(post: Post, batch: Batch | None = None) -> Route | Diversion:
     """Decide where a new post's case goes. Call inside the routing transaction (the rota rows
     are locked); ``batch`` holds what a batch of posts shares (made for one post if absent)."""
@@ -391,7 +405,7 @@ def route_post(post: Post, batch: Batch | None = None) -> Route | Diversion:
             route.note("topic", keyword=found[1], topic=rule.name)
             route.topic = rule.name
             route.priority = rule.priority
-            route.team_id = rule.team_id
+            route.team = rule.team
             break
     else:
         route.note("no_topic")
@@ -424,7 +438,7 @@ def route_post(post: Post, batch: Batch | None = None) -> Route | Diversion:
         route.note("team_rule", team=rule.team.name, topic=rule.name)
     if route.watchers:
         route.note("watchers", names=", ".join(w.name for w in route.watchers))
-    if route.owner is None and route.team_id is None:
+    if route.owner is None and route.team is None:
         route.target = Case.Target.TRIAGE
         route.note("triage")
     return route

@@ -45,7 +45,7 @@ from .models import (
     Source,
     Team,
 )
-from .routing import Diversion, route_post
+from .routing import Diversion, place_of, route_post
 
 logger = logging.getLogger(__name__)
 
@@ -270,8 +270,10 @@ def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
         now = timezone.now()
         joins = _threads(todo)
         batch = Batch(todo)
+        wards = {place_of(p, batch) for p in todo if joins.case_for(p) is None}
+        batch.lock_rotas({w.pk for w in wards if w is not None})
         targets = listening_settings()
-        triage = _triage_team_id()
+        triage = _triage_team()
         new_cases: list[Case] = []
         watchers: list[tuple[Case, list[Any]]] = []
         events: list[CaseEvent] = []
@@ -307,8 +309,7 @@ def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
             case = Case(
                 target=decision.target,
                 owner=decision.owner,
-                team_id=decision.team_id
-                or (triage if decision.target == Case.Target.TRIAGE else None),
+                team=decision.team or (triage if decision.target == Case.Target.TRIAGE else None),
                 ward=decision.ward,
                 topic=decision.topic,
                 priority=decision.priority,
@@ -390,8 +391,8 @@ def _summary(text: str) -> str:
 
 
 @memo(seconds=10)
-def _triage_team_id() -> int | None:
-    return Team.objects.filter(is_triage=True).order_by("pk").values_list("pk", flat=True).first()
+def _triage_team() -> Team | None:
+    return Team.objects.filter(is_triage=True).order_by("pk").first()
 
 
 class _Threads:
