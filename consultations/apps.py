@@ -32,6 +32,12 @@ class ConsultationsConfig(AppConfig):
             items=survey_selectors.home_consultations,
         )
         streams.register(
+            "consultation",
+            can_watch=streams.council_staff,
+            description="A consultation's response count (staff), pushed about once a second.",
+            snapshot=survey_selectors.count_snapshot,
+        )
+        streams.register(
             "petition",
             can_watch=streams.public,
             description="A petition's confirmed count, pushed about once a second.",

@@ -204,6 +204,13 @@ def _finalise(
     return prune(items, answers)
 
 
+def _counted(consultation_id: int) -> None:
+    """One more response: the staff's live count catches up within about a second."""
+    from engagement.realtime.services import publish_soon
+
+    publish_soon(stream=f"consultation.{consultation_id}")
+
+
 def _write_answers(response: Response, questions: list[Question], answers: dict[str, Any]) -> None:
     """Answers as rows; equality answers into an unlinked record; the ward from a postcode."""
     equality = {}
@@ -272,6 +279,7 @@ def response_submit(
         Consultation.objects.filter(pk=consultation.pk).update(
             response_count=F("response_count") + 1
         )
+        _counted(consultation.pk)
         if wants_copy:
             from .tasks import send_response_copy
 
@@ -344,6 +352,7 @@ def response_record(
             Consultation.objects.filter(pk=consultation.pk).update(
                 response_count=F("response_count") + 1
             )
+            _counted(consultation.pk)
             if actor is not None and audit:
                 audit_record(
                     actor=actor,

@@ -36,6 +36,17 @@ def public_list() -> dict[str, list[Consultation]]:
     return groups
 
 
+def count_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+    """The staff-only ``consultation.<id>`` stream's state: responses so far."""
+    from django.template.loader import render_to_string
+
+    consultation = Consultation.objects.only("response_count").get(pk=int(key))
+    html = render_to_string(
+        "consultations/staff/includes/_count.html", {"consultation": consultation}
+    )
+    return "consultation.count", html, {"count": consultation.response_count}
+
+
 def home_consultations(request: Any = None) -> list[Consultation]:
     now = timezone.now()
     return list(published().filter(opens_at__lte=now, closes_at__gt=now).order_by("closes_at")[:5])

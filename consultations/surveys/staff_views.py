@@ -160,6 +160,7 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "versions": consultation.versions.all(),
         "channels": selectors.channel_counts(consultation),
         "welsh_missing": services.welsh_missing(consultation),
+        "stream": f"consultation.{consultation.pk}",
     }
     return render(
         request,

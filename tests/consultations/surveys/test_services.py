@@ -550,3 +550,19 @@ def test_seed_demo_consultations_are_complete_and_idempotent(db):
     assert EqualityRecord.objects.filter(consultation=town).count() == 24
     library = Consultation.objects.get(slug="library-opening-hours")
     assert (library.phase, library.response_count) == ("outcome", 12)
+
+
+def test_staff_see_the_count_rise_live(staff, django_capture_on_commit_callbacks):
+    from engagement.realtime import streams
+    from engagement.realtime.models import StreamEvent
+
+    consultation = make_consultation(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        respond(consultation, {"q-do-you-agree": "yes"})
+    event = StreamEvent.objects.filter(stream=f"consultation.{consultation.pk}").last()
+    assert event.payload == {"count": 1}
+    assert "1 response</span>" in event.html
+    assert streams.may_watch(staff, f"consultation.{consultation.pk}") is True
+    from django.contrib.auth.models import AnonymousUser
+
+    assert streams.may_watch(AnonymousUser(), f"consultation.{consultation.pk}") is False
