@@ -561,10 +561,25 @@ def reply_approve(*, reply: Reply, actor: Any) -> Reply:
     return reply
 
 
+def reply_retry(*, reply: Reply, actor: Any) -> Reply:
+    if reply.state != Reply.State.FAILED:
+        raise CaseError(_("Only a reply that failed can be sent again."))
+    with transaction.atomic():
+        reply.state = Reply.State.QUEUED
+        reply.save(update_fields=["state"])
+        audit_record(
+            actor=actor, action="social.reply.retry", target=reply.case, changes={"reply": reply.pk}
+        )
+        from .tasks import send_reply
+
+        enqueue(send_reply, reply.pk)
+    return reply
+
+
 def reply_send(*, reply_id: int, adapter_factory: Any = None) -> Reply:
     """Post a queued reply to the network with the real client (idempotent: a sent reply is
-    not sent again). On failure the reply is marked failed with the reason and the error is
-    raised again so the task retries with backoff."""
+    not sent again). On a network error the reply is marked failed with the reason, shown on
+    the case page, where :func:`reply_retry` queues it again."""
     from .clients import PollError, adapter_for
 
     adapter_factory = adapter_factory or adapter_for

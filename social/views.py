@@ -134,11 +134,16 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
             initial={"petition": case.petition, "budget_project": case.budget_project},
         ),
     }
-    if which == "approve":
-        reply = get_object_or_404(Reply, pk=request.POST.get("reply"), case=case)
+    if which in {"approve", "retry"}:
+        reply_id = request.POST.get("reply", "")
+        reply = get_object_or_404(Reply, pk=reply_id if reply_id.isdigit() else 0, case=case)
         try:
-            services.reply_approve(reply=reply, actor=request.user)
-            messages.success(request, _("The reply is approved and being posted."))
+            if which == "approve":
+                services.reply_approve(reply=reply, actor=request.user)
+                messages.success(request, _("The reply is approved and being posted."))
+            else:
+                services.reply_retry(reply=reply, actor=request.user)
+                messages.success(request, _("The reply is being posted again."))
         except services.CaseError as exc:
             messages.error(request, str(exc))
         return redirect("social:case", pk=case.pk)

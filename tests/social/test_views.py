@@ -342,3 +342,28 @@ def test_response_times_as_open_data_only_when_published(client, wards):
     assert data["owner"][0]["key"] == "Cllr Anwen Ap"
     assert data["owner"][0]["cases"] == 1
     assert "author" not in str(data)
+
+
+def test_a_failed_reply_can_be_sent_again_from_the_case_page(
+    staff_client, wards, fake_x, x_source, django_capture_on_commit_callbacks
+):
+    from social import polling
+
+    fake_x.add_post("Bins", mentions=fake_x.council_id)
+    polling.source_poll(source_id=x_source.pk, force=True, route=polling.route_now)
+    case = Case.objects.get()
+    url = f"/inbox/cases/{case.pk}/"
+    fake_x.fail_next(500)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(url, {"form": "reply", "text": "On it"})
+    reply = Reply.objects.get()
+    assert reply.state == "failed"
+    assert "Try again" in staff_client.get(url).content.decode()
+    assert staff_client.post(url, {"form": "retry", "reply": "abc"}).status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(url, {"form": "retry", "reply": reply.pk})
+    reply.refresh_from_db()
+    assert reply.state == "sent"
+    assert [r["text"] for r in fake_x.replies] == ["On it"]
+    response = staff_client.post(url, {"form": "retry", "reply": reply.pk}, follow=True)
+    assert "Only a reply that failed can be sent again." in response.content.decode()
