@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from budgets.api import BudgetRoundViewSet
 from consultations.surveys.api import ConsultationViewSet
+from webcast.api import MeetingViewSet
 
 from . import views
 
@@ -15,6 +16,7 @@ router.register("councillors", views.CouncillorViewSet, basename="councillor")
 router.register("committees", views.CommitteeViewSet, basename="committee")
 router.register("budget-rounds", BudgetRoundViewSet, basename="budget-round")
 router.register("consultations", ConsultationViewSet, basename="consultation")
+router.register("meetings", MeetingViewSet, basename="meeting")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
