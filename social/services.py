@@ -342,7 +342,6 @@ def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
                     kind=CaseEvent.Kind.CREATED,
                     post=post,
                     at=now,
-                    data={"trace": case.trace},
                 )
             )
             post.case = case
