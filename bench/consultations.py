@@ -409,7 +409,7 @@ def bulk(rows: int, batch: int = 2000) -> None:
                         state=Response.State.SUBMITTED,
                         channel=Response.Channel.IMPORT,
                         submission_token=secrets.token_hex(16),
-                        reference=secrets.token_hex(4).upper(),
+                        reference=secrets.token_hex(7).upper(),  # unique enough for 100,000
                         submitted_at=now,
                     )
                     for _ in range(size)

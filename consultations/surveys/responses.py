@@ -58,6 +58,23 @@ def _hash(token: str) -> str:
     return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
 
 
+def _with_reference(write: Any, attempts: int = 5) -> Any:
+    """``write(reference)`` with a new reference, again with another if it is taken (one in a
+    trillion, but a busy consultation makes many), each try in a savepoint. Call it inside a
+    transaction."""
+    for attempt in range(attempts):
+        reference = _reference()
+        if Response.objects.filter(reference=reference).exists() and attempt < attempts - 1:
+            continue
+        try:
+            with transaction.atomic():
+                return write(reference)
+        except IntegrityError:
+            if attempt == attempts - 1 or not Response.objects.filter(reference=reference).exists():
+                raise
+    raise AssertionError("unreachable")
+
+
 def new_submission_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -258,17 +275,20 @@ def response_submit(
     answers = _finalise(consultation, questions, response.draft)
     now = timezone.now()
     with transaction.atomic():
-        reference = _reference()
-        updated = Response.objects.filter(pk=response.pk, state=Response.State.DRAFT).update(
-            state=Response.State.SUBMITTED,
-            reference=reference,
-            submitted_at=now,
-            email=email,
-            wants_outcome=wants_outcome,
-            language=_language(),
-            resume_hash=None,
-            draft={},
-            updated_at=now,
+        updated = _with_reference(
+            lambda reference: Response.objects.filter(
+                pk=response.pk, state=Response.State.DRAFT
+            ).update(
+                state=Response.State.SUBMITTED,
+                reference=reference,
+                submitted_at=now,
+                email=email,
+                wants_outcome=wants_outcome,
+                language=_language(),
+                resume_hash=None,
+                draft={},
+                updated_at=now,
+            )
         )
         if not updated:
             return Response.objects.get(pk=response.pk)
@@ -330,18 +350,20 @@ def response_record(
     now = timezone.now()
     try:
         with transaction.atomic():
-            response = Response.objects.create(
-                consultation=consultation,
-                version_id=consultation.current_version_id,
-                state=Response.State.SUBMITTED,
-                channel=channel,
-                submission_token=token,
-                reference=_reference(),
-                user=user,
-                entered_by=actor if channel != Response.Channel.ONLINE else None,
-                email=email,
-                wants_outcome=wants_outcome and bool(email),
-                submitted_at=now,
+            response = _with_reference(
+                lambda reference: Response.objects.create(
+                    consultation=consultation,
+                    version_id=consultation.current_version_id,
+                    state=Response.State.SUBMITTED,
+                    channel=channel,
+                    submission_token=token,
+                    reference=reference,
+                    user=user,
+                    entered_by=actor if channel != Response.Channel.ONLINE else None,
+                    email=email,
+                    wants_outcome=wants_outcome and bool(email),
+                    submitted_at=now,
+                )
             )
             for key, value in answers.items():
                 if not isinstance(value, dict | list | str | bool | int | float):

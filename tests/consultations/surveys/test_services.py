@@ -566,3 +566,24 @@ def test_staff_see_the_count_rise_live(staff, django_capture_on_commit_callbacks
     from django.contrib.auth.models import AnonymousUser
 
     assert streams.may_watch(AnonymousUser(), f"consultation.{consultation.pk}") is False
+
+
+def test_a_reference_already_taken_is_drawn_again(staff, monkeypatch):
+    consultation = make_consultation(staff)
+    first = responses.response_record(
+        consultation=consultation, raw={"do-you-agree": "yes"}, channel="post", token="a"
+    )
+    drawn = iter([first.reference, first.reference, "NEWR-EF22"])
+    monkeypatch.setattr(responses, "_reference", lambda: next(drawn))
+    second = responses.response_record(
+        consultation=consultation, raw={"do-you-agree": "no"}, channel="post", token="b"
+    )
+    assert second.reference == "NEWR-EF22"
+    drawn = iter([first.reference, "NEWR-EF33"])
+    draft = responses.response_start(consultation=consultation)
+    responses.response_save_page(
+        response=draft,
+        page=page_of(consultation, "do-you-agree"),
+        data=post(**{"q-do-you-agree": "no"}),
+    )
+    assert responses.response_submit(response=draft).reference == "NEWR-EF33"
