@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -225,25 +225,27 @@ def signature_confirm(*, token: str, now: Any = None) -> Signature:
     enough confirmed sponsors send it to moderation; an open petition's signature is counted.
     """
     now = now or timezone.now()
+    signature = (
+        Signature.objects.select_related("petition").filter(token_hash=_token_hash(token)).first()
+    )
+    if signature is None:
+        raise PetitionError(_("That link is not valid. Check it is the whole link from the email."))
+    petition = signature.petition
+    if petition.closes_at is not None and now > petition.closes_at + LINK_GRACE:
+        raise PetitionError(_("This petition has closed, so the link no longer works."))
+    if signature.state != Signature.State.PENDING:
+        return signature  # already counted, or quietly never to be (fraud): same answer
+    if petition.state in (Petition.State.OPEN, Petition.State.CLOSED):
+        _confirm_and_count(signature, now)
+        return signature
     with transaction.atomic():
-        signature = (
-            Signature.objects.select_for_update()
-            .select_related("petition")
-            .filter(token_hash=_token_hash(token))
-            .first()
+        validated = Signature.objects.filter(pk=signature.pk, state=Signature.State.PENDING).update(
+            state=Signature.State.VALIDATED, validated_at=now
         )
-        if signature is None:
-            raise PetitionError(
-                _("That link is not valid. Check it is the whole link from the email.")
-            )
-        petition = signature.petition
-        if petition.closes_at is not None and now > petition.closes_at + LINK_GRACE:
-            raise PetitionError(_("This petition has closed, so the link no longer works."))
-        if signature.state != Signature.State.PENDING:
-            return signature  # already counted, or quietly never to be (fraud): same answer
-        signature.state = Signature.State.VALIDATED
-        signature.validated_at = now
-        signature.save(update_fields=["state", "validated_at"])
+        if not validated:
+            return signature  # confirmed by a concurrent click
+        signature.state, signature.validated_at = Signature.State.VALIDATED, now
+        petition = Petition.objects.select_for_update().get(pk=petition.pk)
         if signature.creator and petition.state == Petition.State.PENDING:
             Petition.objects.filter(pk=petition.pk).update(state=Petition.State.VALIDATED)
         elif signature.sponsor and petition.state == Petition.State.VALIDATED:
@@ -252,30 +254,84 @@ def signature_confirm(*, token: str, now: Any = None) -> Signature:
             ).count()
             if sponsors >= scheme().sponsors_needed:
                 Petition.objects.filter(pk=petition.pk).update(state=Petition.State.SPONSORED)
-        if petition.state == Petition.State.OPEN or (
-            petition.state == Petition.State.CLOSED and now <= petition.closes_at + LINK_GRACE
-        ):
-            _count(petition, now)
     return signature
 
 
-def _count(petition: Petition, now: Any) -> None:
-    Petition.objects.filter(pk=petition.pk).update(signature_count=F("signature_count") + 1)
-    count = Petition.objects.values_list("signature_count", flat=True).get(pk=petition.pk)
+# Validate the signature and count it in one statement, committed on its own: the petition's
+# row, which every confirmation updates, is locked only while PostgreSQL runs it, never across a
+# round trip to a busy Python process. ``state = pending`` makes a concurrent second click count
+# nothing; a petition no longer open or in its grace period counts nothing (the signature stays
+# pending). SQLite (the demo: one writer at a time anyway) runs the same two updates in one
+# transaction, as it has no data-modifying WITH.
+_VALIDATE = """
+    UPDATE {signature} SET state = %(validated)s, validated_at = %(now)s
+    WHERE id = %(signature_id)s AND state = %(pending)s
+      AND EXISTS (
+          SELECT 1 FROM {petition} p
+          WHERE p.id = {signature}.petition_id
+            AND (p.state = %(open)s OR (p.state = %(closed)s AND p.closes_at >= %(grace)s))
+      )
+"""
+_COUNT = "UPDATE {petition} SET signature_count = signature_count + 1"
+_CONFIRM_AND_COUNT_PG = f"""
+    WITH confirmed AS ({_VALIDATE} RETURNING petition_id)
+    {_COUNT} FROM confirmed WHERE {{petition}}.id = confirmed.petition_id
+    RETURNING signature_count
+"""
+_COUNT_ONE = _COUNT + " WHERE id = %(petition_id)s RETURNING signature_count"
+
+
+def _confirm_and_count(signature: Signature, now: Any) -> None:
+    tables = {
+        "signature": connection.ops.quote_name(Signature._meta.db_table),
+        "petition": connection.ops.quote_name(Petition._meta.db_table),
+    }
+    params = {
+        "validated": Signature.State.VALIDATED,
+        "pending": Signature.State.PENDING,
+        "open": Petition.State.OPEN,
+        "closed": Petition.State.CLOSED,
+        "now": now,
+        "grace": now - LINK_GRACE,
+        "signature_id": signature.pk,
+        "petition_id": signature.petition_id,
+    }
+    if connection.vendor == "postgresql":
+        # In autocommit (unless a caller holds a transaction): one statement, one commit.
+        with connection.cursor() as cursor:
+            cursor.execute(_CONFIRM_AND_COUNT_PG.format(**tables), params)
+            row = cursor.fetchone()
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_VALIDATE.format(**tables), params)
+            row = None
+            if cursor.rowcount == 1:
+                cursor.execute(_COUNT_ONE.format(**tables), params)
+                row = cursor.fetchone()
+    if row is None:  # a concurrent click counted it, or the petition stopped counting meanwhile
+        signature.refresh_from_db(fields=["state", "validated_at"])
+        return
+    signature.state, signature.validated_at = Signature.State.VALIDATED, now
+    _thresholds(signature.petition_id, row[0], now)
+
+
+def _thresholds(petition_id: int, count: int, now: Any) -> None:
+    """Record (once: the ``IS NULL`` guard picks one winner) each threshold ``count`` reaches,
+    queue its emails, and have the live count published within a tick."""
     rules = scheme()
     for field, threshold in (
         ("response_threshold_at", rules.response_threshold),
         ("debate_threshold_at", rules.debate_threshold),
     ):
         if count >= threshold:
-            reached = Petition.objects.filter(pk=petition.pk, **{f"{field}__isnull": True}).update(
+            reached = Petition.objects.filter(pk=petition_id, **{f"{field}__isnull": True}).update(
                 **{field: now}
             )
             if reached:
                 from .tasks import petition_threshold_reached
 
-                enqueue(petition_threshold_reached, petition.pk, field)
-    publish_soon(stream=f"petition.{petition.pk}")
+                enqueue(petition_threshold_reached, petition_id, field)
+    publish_soon(stream=f"petition.{petition_id}")
 
 
 # --- moderation and the council's answer ---------------------------------------------------
