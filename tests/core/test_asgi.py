@@ -85,3 +85,13 @@ async def test_a_post_without_a_csrf_token_is_refused_and_a_missing_page_is_a_40
     status, _, content = await call("/no-such-page/")
     assert status == 404
     assert b"<html" in content
+
+
+async def test_request_threads_are_reused_not_started_per_request(ward):
+    threads = django_asgi_app.threads
+    threads._idle.clear()
+    for _ in range(5):
+        await call("/healthz")
+    assert len(threads._idle) == 1  # one thread served the five in turn
+    await asyncio.gather(*(call(f"/wards/{ward.slug}/") for _ in range(8)))
+    assert 1 <= len(threads._idle) <= 8
