@@ -312,26 +312,27 @@ def _confirm_and_count(signature: Signature, now: Any) -> None:
         signature.refresh_from_db(fields=["state", "validated_at"])
         return
     signature.state, signature.validated_at = Signature.State.VALIDATED, now
-    _thresholds(signature.petition_id, row[0], now)
+    _thresholds(signature.petition, row[0], now)
 
 
-def _thresholds(petition_id: int, count: int, now: Any) -> None:
+def _thresholds(petition: Petition, count: int, now: Any) -> None:
     """Record (once: the ``IS NULL`` guard picks one winner) each threshold ``count`` reaches,
-    queue its emails, and have the live count published within a tick."""
+    queue its emails, and have the live count published within a tick. A threshold the petition
+    had already reached when it was read costs no query."""
     rules = scheme()
     for field, threshold in (
         ("response_threshold_at", rules.response_threshold),
         ("debate_threshold_at", rules.debate_threshold),
     ):
-        if count >= threshold:
-            reached = Petition.objects.filter(pk=petition_id, **{f"{field}__isnull": True}).update(
+        if count >= threshold and getattr(petition, field) is None:
+            reached = Petition.objects.filter(pk=petition.pk, **{f"{field}__isnull": True}).update(
                 **{field: now}
             )
             if reached:
                 from .tasks import petition_threshold_reached
 
-                enqueue(petition_threshold_reached, petition_id, field)
-    publish_soon(stream=f"petition.{petition_id}")
+                enqueue(petition_threshold_reached, petition.pk, field)
+    publish_soon(stream=f"petition.{petition.pk}")
 
 
 # --- moderation and the council's answer ---------------------------------------------------

@@ -37,6 +37,11 @@ def memo(*, seconds: float, size: int = 1024) -> Callable[[Callable[..., Any]], 
     return decorator
 
 
+def also_forget(clear: Callable[[], None]) -> None:
+    """Have :func:`forget_all` call ``clear`` too: other per-process state of the same kind."""
+    _ALL.append(clear)
+
+
 def forget_all() -> None:
     """Drop every memo in this process (between tests)."""
     for clear in _ALL:

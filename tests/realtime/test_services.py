@@ -58,3 +58,31 @@ def test_malformed_stream_names_are_refused(name):
     with pytest.raises(ValueError, match="Malformed stream name"):
         publish(stream=name, event="x")
     assert StreamEvent.objects.count() == 0
+
+
+def test_counter_changes_within_a_tick_make_one_snapshot_and_a_later_change_another(
+    settings, django_capture_on_commit_callbacks
+):
+    import time
+
+    from engagement.realtime import streams
+    from engagement.realtime.services import publish_soon
+
+    state = {"n": 0}
+    streams.register(
+        "testcount",
+        can_watch=streams.public,
+        snapshot=lambda key: ("count", f"<p>{state['n']}</p>", {"n": state["n"]}),
+    )
+    settings.REALTIME_TICK_SECONDS = 0.2
+    for _ in range(5):
+        state["n"] += 1
+        with django_capture_on_commit_callbacks(execute=True):
+            publish_soon(stream="testcount.1")
+    assert [e.payload for e in events_after("testcount.1", 0)] == [{"n": 1}]  # eager: at once
+
+    time.sleep(0.25)  # the tick is over (and the claim in Redis has expired)
+    state["n"] += 1
+    with django_capture_on_commit_callbacks(execute=True):
+        publish_soon(stream="testcount.1")
+    assert [e.payload for e in events_after("testcount.1", 0)] == [{"n": 1}, {"n": 6}]
