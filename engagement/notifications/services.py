@@ -1,9 +1,11 @@
 """Notifying users: one service, honouring each user's preferences."""
 
+import smtplib
+import threading
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -53,9 +55,41 @@ def notification_preferences_set(*, user: Any, preferences: dict[str, str]) -> N
         )
 
 
+# One open connection to the email backend per thread (a Celery worker process sends many emails
+# in a row), keyed by the backend's settings so a changed setting gets a new one.
+_connections = threading.local()
+
+
+def _email_connection() -> Any:
+    key = (settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), settings.EMAIL_PORT)
+    held = getattr(_connections, "held", None)
+    if held is None or held[0] != key:
+        if held is not None:
+            held[1].close()
+        held = (key, get_connection(fail_silently=False))
+        _connections.held = held
+    return held[1]
+
+
 def send_email(*, to: str, subject: str, body: str) -> None:
-    """Send one plain-text email through the configured backend (SMTP, console, GOV.UK Notify)."""
-    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to]).send()
+    """Send one plain-text email through the configured backend (SMTP, console, GOV.UK Notify).
+
+    The connection stays open for the next email from this thread: an SMTP session each time
+    (connect, greeting, EHLO, QUIT) cost more than the message. A connection the server has
+    dropped meanwhile is opened again and the message sent once more on it; any other failure
+    raises, and the calling task is retried.
+    """
+    message = EmailMessage(
+        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to]
+    )
+    connection = _email_connection()
+    try:
+        connection.open()
+        connection.send_messages([message])
+    except (smtplib.SMTPServerDisconnected, ConnectionError):
+        connection.close()
+        connection.open()
+        connection.send_messages([message])
 
 
 def notification_email_send(*, notification_id: int) -> bool:

@@ -70,3 +70,25 @@ def test_text_messages_go_through_notify(notify_server, settings):
     notify_server.fail_next = 1
     with pytest.raises(SmsError):
         send_sms(to="+447700900982", body="again")
+
+
+def test_smtp_emails_share_one_session_and_a_dropped_connection_is_opened_again(settings):
+    from engagement.notifications.services import send_email
+    from tests.fakes.smtp import FakeSMTP
+
+    with FakeSMTP() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        for n in range(3):
+            send_email(to=f"r{n}@example.org", subject="Hello", body=f"Message {n}")
+        assert server.sessions == 1
+        assert [to for to, _ in server.messages] == [[f"r{n}@example.org"] for n in range(3)]
+
+        server.drop_all()  # as a server does to a client idle past its timeout
+        send_email(to="r3@example.org", subject="Hello", body="Message 3")
+
+        assert server.sessions == 2
+        assert [to for to, _ in server.messages][-1] == ["r3@example.org"]
+        assert b"Message 3" in server.messages[-1][1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    send_email(to="after@example.org", subject="Hello", body="Back to the test backend")
