@@ -1045,3 +1045,43 @@ def due_digests_notify(*, now=None) -> int:
             url=str(reverse_lazy("social:inbox")) + "?view=overdue",
         )
     return len(by_owner)
+
+
+def cases_anonymise_expired(*, now=None) -> int:
+    """Daily: cases resolved or closed longer ago than the council keeps social cases
+    (``retention_social_case_days``) keep their figures (times, ward, topic, owner, network)
+    but lose everything that identifies or quotes the author: the posts' text, links, handles
+    and payloads, the summary, the history's text and the link to a resident. Idempotent."""
+    from engagement.council.selectors import council_settings
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=council_settings().retention_social_case_days)
+    expired = list(
+        Case.objects.filter(
+            state__in=[Case.State.RESOLVED, Case.State.CLOSED], updated_at__lt=cutoff
+        )
+        .exclude(author_handle="")
+        .values_list("pk", flat=True)[:5000]
+    )
+    if not expired:
+        return 0
+    removed = _("(removed after the retention period)")
+    with transaction.atomic():
+        Post.objects.filter(case_id__in=expired).update(
+            text="",
+            url="",
+            raw={},
+            author_handle="",
+            author_name="",
+            author_id="",
+            lon=None,
+            lat=None,
+        )
+        CaseEvent.objects.filter(case_id__in=expired).exclude(text="").update(text="")
+        Reply.objects.filter(case_id__in=expired).update(text=removed)
+        # .update() leaves updated_at alone, so a case is not kept alive by being anonymised.
+        Case.objects.filter(pk__in=expired).update(
+            summary=removed, author_handle="", author_id="", resident=None, trace=[]
+        )
+        audit_record(actor=None, action="social.retention", changes={"cases": len(expired)})
+    return len(expired)

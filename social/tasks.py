@@ -97,3 +97,11 @@ def send_due_digests() -> int:
     from .services import due_digests_notify
 
     return due_digests_notify()
+
+
+@task
+def anonymise_expired_cases() -> int:
+    """Beat, daily: anonymise social cases past the council's retention period."""
+    from .services import cases_anonymise_expired
+
+    return cases_anonymise_expired()

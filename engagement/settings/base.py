@@ -230,6 +230,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "social.tasks.escalate_overdue",
         "schedule": 60 * 5,
     },
+    "social-due-digests": {
+        "task": "social.tasks.send_due_digests",
+        "schedule": 60 * 60 * 24,
+    },
+    "social-retention": {
+        "task": "social.tasks.anonymise_expired_cases",
+        "schedule": 60 * 60 * 24,
+    },
 }
 
 # Stored real-time events are for reconnecting clients; a week is far more than enough.

@@ -322,3 +322,44 @@ def test_daily_digest_lists_each_councillors_due_and_overdue_cases(wards):
     assert note.subject == "2 social cases due or overdue"
     assert note.body == f"OVERDUE #{late.pk} Late one\ndue soon #{soon.pk} Soon one"
     assert note.url == "/inbox/?view=overdue"
+
+
+def test_cases_past_retention_are_anonymised_but_still_counted(wards):
+    from engagement.council.models import CouncilSettings
+    from tests.social.factories import PostFactory
+
+    CouncilSettings.objects.update_or_create(pk=1, defaults={"retention_social_case_days": 30})
+    from engagement.council.selectors import council_settings_forget
+
+    council_settings_forget()
+    old = Case.objects.create(
+        network="x",
+        author_handle="gwen",
+        summary="Bins at 4 Heol",
+        state="closed",
+        owner=wards["anwen"],
+        ward=wards["canol"],
+    )
+    PostFactory(case=old, author_handle="gwen", text="Bins at 4 Heol", url="https://x.com/g/1")
+    CaseEvent.objects.create(case=old, kind="note", text="Gwen is my neighbour")
+    recent = Case.objects.create(
+        network="x", author_handle="ifan", summary="Lights", state="closed"
+    )
+    still_open = Case.objects.create(network="x", author_handle="siw", summary="Open", state="open")
+    long_ago = timezone.now() - timedelta(days=40)
+    Case.objects.filter(pk__in=[old.pk, still_open.pk]).update(updated_at=long_ago)
+    assert services.cases_anonymise_expired() == 1
+    old.refresh_from_db()
+    post = old.posts.get()
+    assert (old.summary, old.author_handle, old.ward, old.owner) == (
+        "(removed after the retention period)",
+        "",
+        wards["canol"],
+        wards["anwen"],
+    )
+    assert (post.text, post.url, post.author_handle) == ("", "", "")
+    assert old.events.get().text == ""
+    assert Case.objects.get(pk=recent.pk).summary == "Lights"
+    assert Case.objects.get(pk=still_open.pk).summary == "Open"
+    assert services.cases_anonymise_expired() == 0
+    assert AuditEntry.objects.filter(action="social.retention").count() == 1
