@@ -203,3 +203,15 @@ class GazetteerImportForm(forms.Form):
         return [
             {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader
         ]
+
+
+class LinkAccountForm(forms.Form):
+    network = forms.ChoiceField(
+        label=_("Network"), choices=Network.choices, widget=forms.RadioSelect
+    )
+    handle = forms.CharField(
+        label=_("Your handle"),
+        max_length=190,
+        validators=[validate_single_line],
+        help_text=_("As it appears on the network, like jo_bloggs or jo.bsky.social."),
+    )

@@ -481,6 +481,9 @@ class SocialIdentity(models.Model):
     network = models.CharField(max_length=20, choices=Network.choices)
     handle = models.CharField(max_length=200)
     verified_at = models.DateTimeField(null=True, blank=True)
+    code = models.CharField(max_length=20, blank=True, db_index=True)
+    """Set while unverified: the resident posts it from the account to prove it is theirs."""
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [

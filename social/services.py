@@ -108,6 +108,85 @@ def spam_reason(fetched: Fetched) -> str:
     return ""
 
 
+# --- residents linking their accounts -----------------------------------------------------------
+
+_CODE = re.compile(r"\bmoot-([A-Z0-9]{6})\b", re.IGNORECASE)
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_HANDLE = re.compile(r"^@?[A-Za-z0-9_.@:-]{1,190}$")
+
+
+def identity_start(*, user: Any, network: str, handle: str) -> Any:
+    """Start linking a network account to a resident: a code they post from that account.
+    Refused if the account is already linked to someone else."""
+    import secrets
+
+    from .models import Network, SocialIdentity
+
+    handle = (handle or "").strip().lstrip("@")
+    if network not in Network.values:
+        raise CaseError(_("Choose a network from the list."))
+    if not _HANDLE.match(handle):
+        raise CaseError(
+            _("Enter your handle as it appears on the network, like jo_bloggs or jo.bsky.social.")
+        )
+    with transaction.atomic():
+        existing = (
+            SocialIdentity.objects.select_for_update()
+            .filter(network=network, handle__iexact=handle)
+            .first()
+        )
+        if (
+            existing is not None
+            and existing.verified_at is not None
+            and existing.user_id != user.pk
+        ):
+            raise CaseError(_("That account is already linked to another resident."))
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
+        if existing is None:
+            existing = SocialIdentity(user=user, network=network, handle=handle)
+        existing.user = user
+        existing.handle = handle
+        existing.code = code
+        existing.verified_at = None
+        existing.created_at = timezone.now()
+        existing.save()
+    return existing
+
+
+def identity_remove(*, user: Any, identity_id: int) -> None:
+    from .models import SocialIdentity
+
+    SocialIdentity.objects.filter(user=user, pk=identity_id).delete()
+
+
+def _verify_codes(source: Source, posts: list[Fetched]) -> set[str]:
+    """Posts carrying a linking code from the account being linked verify it; their ids are
+    returned so they are stored without becoming cases."""
+    from .models import SocialIdentity
+
+    found = {}
+    for fetched in posts:
+        match = _CODE.search(fetched.text)
+        if match:
+            found[match[1].upper()] = fetched
+    if not found:
+        return set()
+    used = set()
+    for identity in SocialIdentity.objects.filter(
+        network=source.network,
+        code__in=list(found),
+        verified_at__isnull=True,
+        created_at__gte=timezone.now() - timedelta(days=7),
+    ):
+        fetched = found[identity.code]
+        if fetched.author_handle.lstrip("@").lower() == identity.handle.lower():
+            identity.verified_at = timezone.now()
+            identity.code = ""
+            identity.save(update_fields=["verified_at", "code"])
+            used.add(fetched.external_id)
+    return used
+
+
 # --- ingest -------------------------------------------------------------------------------------
 
 
@@ -129,11 +208,14 @@ def posts_store(*, source: Source, posts: list[Fetched]) -> list[int]:
     own = _own_handles()
     now = timezone.now()
     rows = []
+    verifying = _verify_codes(source, [f for f in unique.values() if f.external_id not in existing])
     for fetched in unique.values():
         if fetched.external_id in existing:
             continue
         ignored = ""
-        if fetched.author_handle.lstrip("@").lower() in own:
+        if fetched.external_id in verifying:
+            ignored = "account linking code"
+        elif fetched.author_handle.lstrip("@").lower() in own:
             ignored = "council's own post"
         else:
             reason = spam_reason(fetched)

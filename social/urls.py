@@ -9,6 +9,7 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case, name="case"),
     path("figures/", views.figures, name="figures"),
     path("response-times.json", views.figures_json, name="figures_json"),
+    path("link-account/", views.link_account, name="link_account"),
     path("sources/", views.sources, name="sources"),
     path("sources/new/", views.source_edit, name="source_new"),
     path("sources/<int:pk>/", views.source_edit, name="source_edit"),

@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -341,3 +342,40 @@ def figures_json(request: HttpRequest) -> HttpResponse:
     response = JsonResponse({"days": 90, "hours": "from the post to the reply", **data})
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_account(request: HttpRequest) -> HttpResponse:
+    """Residents link their X, Mastodon or Bluesky account, so what they post reaches their
+    ward's councillors: they post the code shown here from that account."""
+    from engagement.core.ratelimit import hit
+
+    from .models import SocialIdentity
+
+    form = forms.LinkAccountForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("remove", "").isdigit():
+            services.identity_remove(user=request.user, identity_id=int(request.POST["remove"]))
+            messages.success(request, _("The account is no longer linked."))
+            return redirect("social:link_account")
+        if not hit("social-link", request.user.pk, limit=10, window=3600):
+            form.add_error(None, _("You have tried this too many times. Try again in an hour."))
+        elif form.is_valid():
+            try:
+                services.identity_start(user=request.user, **form.cleaned_data)
+            except services.CaseError as exc:
+                form.add_error("handle", str(exc))
+            else:
+                return redirect("social:link_account")
+        status = 400
+    return render(
+        request,
+        "social/link_account.html",
+        {
+            "form": form,
+            "identities": SocialIdentity.objects.filter(user=request.user).order_by("network"),
+        },
+        status=status,
+    )

@@ -94,6 +94,7 @@ def test_staff_pages_have_no_axe_violations(
         "/inbox/rules/",
         "/inbox/rules/new/",
         "/inbox/figures/",
+        "/inbox/link-account/",
     ]:
         page.goto(base + path)
         axe_check(page, context=path)

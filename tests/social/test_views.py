@@ -7,7 +7,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from engagement.audit.models import AuditEntry
-from social.models import Case, CaseEvent, GazetteerEntry, Reply, RoutingRule, Source, Team
+from social.models import Case, CaseEvent, GazetteerEntry, Post, Reply, RoutingRule, Source, Team
 from tests.factories import CouncillorFactory, make_user
 
 from .factories import PostFactory
@@ -367,3 +367,55 @@ def test_a_failed_reply_can_be_sent_again_from_the_case_page(
     assert [r["text"] for r in fake_x.replies] == ["On it"]
     response = staff_client.post(url, {"form": "retry", "reply": reply.pk}, follow=True)
     assert "Only a reply that failed can be sent again." in response.content.decode()
+
+
+def test_a_resident_links_their_account_by_posting_a_code(
+    resident_client, resident, wards, fake_x, x_source
+):
+    from social import polling
+    from social.models import SocialIdentity
+
+    resident.ward = wards["glan"]
+    resident.save()
+    assert Client().get("/inbox/link-account/").status_code == 302
+    for bad in [
+        {"network": "x", "handle": "<script>"},
+        {"network": "myspace", "handle": "jo"},
+        {"network": "x", "handle": ""},
+    ]:
+        assert resident_client.post("/inbox/link-account/", bad).status_code == 400
+    assert SocialIdentity.objects.count() == 0
+    response = resident_client.post("/inbox/link-account/", {"network": "x", "handle": "@Rhian_CF"})
+    assert response.status_code == 302
+    identity = SocialIdentity.objects.get()
+    page = resident_client.get("/inbox/link-account/").content.decode()
+    assert f"moot-{identity.code}" in page
+    # Someone else posting the code does nothing; the owner of the handle posting it links it.
+    fake_x.add_post(f"moot-{identity.code}", author="impostor", mentions=fake_x.council_id)
+    polling.source_poll(source_id=x_source.pk, force=True, route=polling.route_now)
+    identity.refresh_from_db()
+    assert identity.verified_at is None
+    fake_x.add_post(
+        f"Hi @ourcouncil moot-{identity.code.lower()}",
+        author="rhian_cf",
+        mentions=fake_x.council_id,
+    )
+    polling.source_poll(source_id=x_source.pk, force=True, route=polling.route_now)
+    identity.refresh_from_db()
+    assert identity.verified_at is not None
+    assert identity.code == ""
+    code_post = Post.objects.get(author_handle="rhian_cf")
+    assert (code_post.ignored, code_post.case) == ("account linking code", None)
+    # Now their posts reach their ward.
+    fake_x.add_post("The bins were missed", author="rhian_cf", mentions=fake_x.council_id)
+    polling.source_poll(source_id=x_source.pk, force=True, route=polling.route_now)
+    case = Case.objects.get(author_handle="rhian_cf")
+    assert (case.ward, case.resident) == (wards["glan"], resident)
+    # Another resident cannot take over a linked handle.
+    other = make_user("other@example.org")
+    client = Client()
+    client.force_login(other)
+    response = client.post("/inbox/link-account/", {"network": "x", "handle": "rhian_cf"})
+    assert "already linked to another resident" in response.content.decode()
+    resident_client.post("/inbox/link-account/", {"remove": identity.pk})
+    assert not SocialIdentity.objects.exists()
