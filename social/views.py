@@ -324,11 +324,11 @@ def figures(request: HttpRequest) -> HttpResponse:
     by = request.GET.get("by", "owner")
     if by not in {"owner", "ward", "topic", "network"}:
         by = "owner"
-    return render(
-        request,
-        "social/figures.html",
-        {"rows": selectors.response_figures(by=by), "by": by},
-    )
+    rows = selectors.response_figures(by=by)
+    longest = max((r["first_median"] or 0 for r in rows), default=0) or 1
+    for row in rows:
+        row["first_share"] = f"{(row['first_median'] or 0) / longest:.4f}"
+    return render(request, "social/figures.html", {"rows": rows, "by": by})
 
 
 @require_GET
