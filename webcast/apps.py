@@ -8,12 +8,10 @@ class WebcastConfig(AppConfig):
 
     def ready(self) -> None:
         from engagement.core import home
-        from engagement.notifications import kinds
         from engagement.realtime import streams
 
         from . import selectors
 
-        kinds.register("webcast_captions", _("Meeting archives that need captions"))
         home.provide(
             "meetings", template="webcast/includes/_home.html", items=selectors.home_meetings
         )

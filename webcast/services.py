@@ -688,7 +688,7 @@ def captions_reminders_send() -> int:
             for user in staff:
                 notify(
                     user=user,
-                    kind="webcast_captions",
+                    kind="updates",  # staff-only work: no kind of its own on residents' pages
                     subject=_("Captions needed: %(meeting)s") % {"meeting": meeting},
                     body=_(
                         "The recording of %(meeting)s has no captions. It counts as pre-recorded "

@@ -226,6 +226,6 @@ def test_captions_reminder_after_ten_days_once(staff, django_capture_on_commit_c
         assert services.captions_reminders_send() == 1
         assert services.captions_reminders_send() == 0
     note = Notification.objects.get(user=staff)
-    assert note.kind == "webcast_captions"
+    assert note.kind == "updates"
     assert note.subject == f"Captions needed: {meeting}"
     assert note.url == reverse("webcast_staff:meeting", args=[meeting.pk])
