@@ -93,9 +93,10 @@ def rehearsal_url(meeting: Meeting) -> str:
     """The rehearsal's master playlist, for the control room's preview."""
     from .services import rehearsal_dir
 
-    if not (rehearsal_dir(meeting) / "master.m3u8").exists():
+    directory = rehearsal_dir(meeting)
+    if not (directory / "master.m3u8").exists():
         return ""
-    return f"{settings.MEDIA_URL}webcast/rehearsal/{meeting.pk}/master.m3u8"
+    return f"{settings.MEDIA_URL}webcast/rehearsal/{directory.name}/master.m3u8"
 
 
 def archive_urls(meeting: Meeting) -> dict[str, Any]:

@@ -440,7 +440,11 @@ def live_dir(meeting: Meeting) -> Path:
 
 
 def rehearsal_dir(meeting: Meeting) -> Path:
-    return Path(settings.MEDIA_ROOT) / "webcast" / "rehearsal" / str(meeting.pk)
+    """Named after a hash of the stream key, so nobody can guess where a rehearsal is."""
+    import hashlib
+
+    secret = hashlib.sha256(f"rehearsal:{meeting.stream_key}".encode()).hexdigest()[:24]
+    return Path(settings.MEDIA_ROOT) / "webcast" / "rehearsal" / f"{meeting.pk}-{secret}"
 
 
 def recordings_dir(meeting: Meeting) -> Path:

@@ -283,6 +283,8 @@ def test_a_rehearsal_stays_out_of_what_viewers_get(supervise):
     rehearsal = first_frame(meeting, 1)
     assert (rehearsal.mode, rehearsal.recording) == ("rehearsal", "")
     wait_for(lambda: list(services.rehearsal_dir(meeting).glob("240p/r001_*.ts")))
+    assert services.rehearsal_dir(meeting).name.startswith(f"{meeting.pk}-")
+    assert len(services.rehearsal_dir(meeting).name) == len(str(meeting.pk)) + 25
     services.meeting_transition(actor=None, meeting=meeting, to=Meeting.Status.LIVE)
     live = first_frame(meeting, 2)
     assert live.mode == "programme"

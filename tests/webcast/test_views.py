@@ -59,7 +59,13 @@ def test_meeting_page_has_the_player_when_there_is_a_stream(client, meeting, sta
     (live / "master.m3u8").write_text("#EXTM3U\n")
     item = meeting.items.get(number="2")
     mark = services.meeting_now_on_item(actor=staff, meeting=meeting, item=item)
+    speaker = services.meeting_speaker_set(
+        actor=staff, meeting=meeting, name="Ann Other", role="public"
+    )
     html = client.get(meeting.get_absolute_url()).content.decode()
+    epoch = int(speaker.at.timestamp())
+    assert f'href="?t={epoch}#player" data-at="{speaker.at.isoformat()}">' in html
+    assert "Ann Other (Public speaker)" in html
     assert f'data-hls="/media/webcast/live/{meeting.pk}/master.m3u8"' in html
     assert "hls.min.js" in html
     assert "This meeting is being webcast now." in html
