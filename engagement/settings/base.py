@@ -180,7 +180,10 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Europe/London"
 # Long-running jobs get their own queue, so a meeting's archive never delays an email.
-CELERY_TASK_ROUTES = {"webcast.tasks.archive_meeting": {"queue": "webcast"}}
+CELERY_TASK_ROUTES = {
+    "webcast.tasks.archive_meeting": {"queue": "webcast"},
+    "webcast.tasks.transcode_upload": {"queue": "webcast"},
+}
 CELERY_BEAT_SCHEDULE = {
     "notifications-daily-digest": {
         "task": "engagement.notifications.tasks.queue_daily_digests",
@@ -370,6 +373,7 @@ WEBCAST_RTMP_PUBLIC_HOST = env("WEBCAST_RTMP_PUBLIC_HOST", default="127.0.0.1")
 WEBCAST_RTMP_PORT_BASE = env.int("WEBCAST_RTMP_PORT_BASE", default=19350)
 WEBCAST_X264_PRESET = env("WEBCAST_X264_PRESET", default="veryfast")
 WEBCAST_DOCUMENT_MAX_BYTES = env.int("WEBCAST_DOCUMENT_MAX_BYTES", default=20 * 1024 * 1024)
+WEBCAST_UPLOAD_MAX_BYTES = env.int("WEBCAST_UPLOAD_MAX_BYTES", default=8 * 1024**3)
 
 LOGGING = {
     "version": 1,
