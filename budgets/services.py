@@ -702,6 +702,36 @@ def _voter_for(round_: Round, identity: Identity, channel: str) -> tuple[Voter, 
     return voter, False
 
 
+def _ballot_insert(ballot: Ballot, choices: Mapping[int, int]) -> None:
+    """Store a ballot and its choices: in one statement on PostgreSQL (the ballot's id is made
+    here, so its choices need nothing back from the database), two through the ORM elsewhere."""
+    if connection.vendor != "postgresql":
+        ballot.save(force_insert=True)
+        BallotChoice.objects.bulk_create(
+            BallotChoice(ballot=ballot, project_id=pid, value=value)
+            for pid, value in choices.items()
+        )
+        return
+    quote = connection.ops.quote_name
+    choice_fields = ("ballot", "project", "value")
+    fields = Ballot._meta.concrete_fields
+    values = [f.get_db_prep_save(f.pre_save(ballot, True), connection) for f in fields]
+    # Identifiers come from the models' metadata and every value is a parameter.
+    sql = (
+        f"WITH ballot AS (INSERT INTO {quote(Ballot._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})) "
+        f"INSERT INTO {quote(BallotChoice._meta.db_table)} "
+        f"({', '.join(quote(BallotChoice._meta.get_field(n).column) for n in choice_fields)}) "
+        "SELECT %s, choice.project, choice.value "
+        "FROM unnest(%s::bigint[], %s::integer[]) AS choice(project, value)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, ballot.pk, list(choices), list(choices.values())])
+    ballot._state.adding = False
+    ballot._state.db = connection.alias
+
+
 def ballot_cast(
     *,
     budget: Budget,
@@ -750,16 +780,15 @@ def ballot_cast(
             if channel != Voter.Channel.ONLINE or not round_.allow_vote_change:
                 raise VotingError(_("This voter has already voted in this budget."))
             existing.delete()
-        ballot = Ballot.objects.create(
-            budget=budget,
-            voter_token=token,
-            public_id=public_id,
-            receipt_hash=secret_hash("receipt", receipt),
-            channel=channel,
-        )
-        BallotChoice.objects.bulk_create(
-            BallotChoice(ballot=ballot, project_id=pid, value=value)
-            for pid, value in cleaned.items()
+        _ballot_insert(
+            Ballot(
+                budget=budget,
+                voter_token=token,
+                public_id=public_id,
+                receipt_hash=secret_hash("receipt", receipt),
+                channel=channel,
+            ),
+            cleaned,
         )
         if actor is not None:
             audit_record(
