@@ -136,3 +136,10 @@ class MarkTimeForm(forms.Form):
         label=_("Time"),
         widget=forms.TimeInput(attrs={"type": "time", "step": "1"}, format="%H:%M:%S"),
     )
+
+
+class RecordingUploadForm(forms.Form):
+    video = forms.FileField(
+        label=_("Recording of the meeting"),
+        help_text=_("A video file: MP4, MOV, MKV, TS, WebM or AVI."),
+    )

@@ -574,6 +574,9 @@ def meeting_archive_build(*, meeting_id: int) -> Meeting:
         return meeting
     if meeting.runs.filter(ended_at__isnull=True).exists():
         return meeting
+    parts = sorted(recordings_dir(meeting).glob("part-*.ts"))
+    if not (live_dir(meeting) / "master.m3u8").exists() and not parts:
+        return meeting  # nothing was streamed: it stays ended, and a recording can be uploaded
     _archive_progress(meeting.pk, 0)
     Meeting.objects.filter(pk=meeting.pk).update(archive_state="running")
     binary = ffmpeg_binary()
@@ -617,7 +620,6 @@ def meeting_archive_build(*, meeting_id: int) -> Meeting:
                 "thumbnails": thumbnails,
             }
         _archive_progress(meeting.pk, 90)
-        parts = sorted(recordings_dir(meeting).glob("part-*.ts"))
         if parts:
             listing = out / "recording-parts.txt"
             listing.write_text(pipeline.concat_list(parts))
@@ -791,3 +793,73 @@ def viewer_seen(*, meeting: Meeting, token: str) -> None:
         meeting=meeting, token=token, defaults={"last_seen": timezone.now()}
     )
     publish_soon(stream=meeting.control_stream)
+
+
+# --- uploaded recordings (meetings held without a live webcast) --------------------------------
+
+
+def meeting_recording_upload(*, actor: Any, meeting: Meeting, file: UploadedFile) -> Path:
+    """Keep a recording made elsewhere for an ended meeting that has none, then queue the same
+    pipeline as a live stream (HLS ladder) and the archive. A file that is not a video ffmpeg
+    can read, or is over ``WEBCAST_UPLOAD_MAX_BYTES``, is refused and nothing is kept."""
+    from .supervisor import probe
+
+    if (live_dir(meeting) / "master.m3u8").exists() or meeting.archive_state not in {"", "failed"}:
+        raise WebcastError(_("This meeting already has a recording."))
+    if meeting.status != S.ENDED:
+        raise WebcastError(_("A recording can be uploaded once the meeting has ended."))
+    limit = settings.WEBCAST_UPLOAD_MAX_BYTES
+    if not file.size:
+        raise ValidationError({"video": [_("The selected file is empty.")]})
+    if file.size > limit:
+        from django.template.defaultfilters import filesizeformat
+
+        message = _("The selected file must be smaller than %(size)s.")
+        raise ValidationError({"video": [message % {"size": filesizeformat(limit)}]})
+    suffix = Path(file.name or "").suffix.lower()
+    if suffix not in {".mp4", ".mov", ".mkv", ".ts", ".webm", ".avi", ".m4v"}:
+        raise ValidationError(
+            {"video": [_("The selected file must be a video (MP4, MOV, MKV, TS, WebM or AVI).")]}
+        )
+    target = recordings_dir(meeting) / f"upload{suffix}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        for chunk in file.chunks():
+            out.write(chunk)
+    info = probe(str(target))
+    if not info.has_video or not info.duration:
+        target.unlink(missing_ok=True)
+        raise ValidationError(
+            {"video": [_("The selected file is not a video that can be played.")]}
+        )
+    with transaction.atomic():
+        Meeting.objects.filter(pk=meeting.pk).update(archive_state="queued", archive_progress=0)
+        audit_record(
+            actor=actor,
+            action="meeting.recording_upload",
+            target=meeting,
+            changes={"file": target.name, "seconds": info.duration},
+        )
+        from .tasks import transcode_upload
+
+        enqueue(transcode_upload, meeting.pk, str(target))
+    return target
+
+
+def meeting_upload_transcode(*, meeting_id: int, path: str) -> Meeting:
+    """Run the live pipeline on an uploaded recording, then make the archive (idempotent)."""
+    from .supervisor import transcode_file
+
+    meeting = Meeting.objects.get(pk=meeting_id)
+    if meeting.archive_state not in {"queued", "failed"}:
+        return meeting
+    Meeting.objects.filter(pk=meeting.pk).update(archive_state="running", archive_progress=0)
+    try:
+        transcode_file(path, live_dir(meeting), ladder=pipeline.parse_ladder(meeting.ladder))
+    except pipeline.PipelineError as exc:
+        Meeting.objects.filter(pk=meeting.pk).update(
+            archive_state="failed", archive={"error": str(exc)[:500]}
+        )
+        return Meeting.objects.get(pk=meeting.pk)
+    Meeting.objects.filter(pk=meeting.pk).update(archive_state="")
+    return meeting_archive_build(meeting_id=meeting.pk)

@@ -26,6 +26,7 @@ from .forms import (
     DocumentForm,
     MarkTimeForm,
     MeetingForm,
+    RecordingUploadForm,
     SpeakerForm,
 )
 from .models import AgendaDocument, AgendaItem, ItemMark, Meeting
@@ -105,6 +106,9 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     if which == "document":
         doc_item = get_object_or_404(AgendaItem, pk=request.POST.get("item") or 0, meeting=meeting)
         doc_form = DocumentForm(request.POST, request.FILES)
+    upload_form = RecordingUploadForm(
+        request.POST if which == "upload" else None, request.FILES if which == "upload" else None
+    )
     captions_path = services.archive_dir(meeting) / "captions.vtt"
     captions_form = CaptionsForm(
         request.POST if which == "captions" else None,
@@ -140,6 +144,14 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 messages.success(request, _("The captions have been saved."))
                 return redirect("webcast_staff:meeting", pk=meeting.pk)
+            if which == "upload" and upload_form.is_valid():
+                services.meeting_recording_upload(
+                    actor=request.user, meeting=meeting, file=upload_form.cleaned_data["video"]
+                )
+                messages.success(
+                    request, _("The recording has been uploaded. It will be ready to watch soon.")
+                )
+                return redirect("webcast_staff:meeting", pk=meeting.pk)
             if which == "mark":
                 mark = get_object_or_404(
                     ItemMark, pk=_int(request.POST.get("mark")), meeting=meeting
@@ -157,7 +169,7 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
                 services.item_mark_update(actor=request.user, mark=mark, at=at)
                 messages.success(request, _("The time has been corrected."))
                 return redirect("webcast_staff:meeting", pk=meeting.pk)
-            if which not in {"item", "document", "captions", "mark"}:
+            if which not in {"item", "document", "captions", "mark", "upload"}:
                 return HttpResponse(_("Unknown form."), status=400)
         except (ValidationError, services.WebcastError) as exc:
             if which == "mark":
@@ -165,13 +177,22 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
                     request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
                 )
             else:
-                forms_by_name = {"item": item_form, "document": doc_form, "captions": captions_form}
+                forms_by_name = {
+                    "item": item_form,
+                    "document": doc_form,
+                    "captions": captions_form,
+                    "upload": upload_form,
+                }
                 _put_errors(forms_by_name[which], exc)
     context = selectors.agenda_context(meeting) | {
         "item_form": item_form,
         "doc_form": doc_form,
         "doc_item": doc_item,
         "captions_form": captions_form,
+        "upload_form": upload_form,
+        "can_upload": meeting.status == Meeting.Status.ENDED
+        and meeting.archive_state in {"", "failed"}
+        and not selectors.hls_url(meeting),
         "marks": list(meeting.item_marks.select_related("item").order_by("at", "pk")),
         "archive": selectors.archive_urls(meeting),
     }

@@ -15,3 +15,9 @@ def archive_meeting(meeting_id: int) -> str:
 @task
 def send_captions_reminders() -> int:
     return services.captions_reminders_send()
+
+
+@task
+def transcode_upload(meeting_id: int, path: str) -> str:
+    """An uploaded recording through the live pipeline, then the archive (webcast queue)."""
+    return services.meeting_upload_transcode(meeting_id=meeting_id, path=path).archive_state

@@ -229,3 +229,59 @@ def test_captions_reminder_after_ten_days_once(staff, django_capture_on_commit_c
     assert note.kind == "updates"
     assert note.subject == f"Captions needed: {meeting}"
     assert note.url == reverse("webcast_staff:meeting", args=[meeting.pk])
+
+
+@pytest.mark.django_db
+def test_upload_a_recording_of_a_meeting_that_was_not_webcast(
+    staff_client, staff, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    meeting = make_meeting(actor=staff, ladder="360,240")
+    item = services.agenda_item_create(actor=staff, meeting=meeting, number="1", title="Budget")
+    url = reverse("webcast_staff:meeting", args=[meeting.pk])
+    video = tmp_path / "chamber.mp4"
+    made = _ffmpeg(
+        "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi",
+        "-i", "sine", "-t", "5", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+        "-shortest", str(video),
+    )  # fmt: skip
+    assert made.returncode == 0
+
+    def upload(name: str, data: bytes):
+        return staff_client.post(url, {"form": "upload", "video": SimpleUploadedFile(name, data)})
+
+    early = upload("chamber.mp4", video.read_bytes())
+    assert early.status_code == 400
+    assert "A recording can be uploaded once the meeting has ended." in early.content.decode()
+    services.meeting_transition(actor=staff, meeting=meeting, to=S.ENDED)
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.archive_state) == (S.ENDED, "")  # nothing to archive
+    for name, data, limit, message in [
+        ("minutes.mp4", b"The minutes." * 10, 10**9, "is not a video that can be played"),
+        ("virus.exe", video.read_bytes()[:500], 10**9, "must be a video (MP4, MOV"),
+        ("chamber.mp4", video.read_bytes(), 1024, "must be smaller than 1.0\xa0KB"),
+        ("empty.mp4", b"", 10**9, "The submitted file is empty."),
+    ]:
+        settings.WEBCAST_UPLOAD_MAX_BYTES = limit
+        response = upload(name, data)
+        assert response.status_code == 400, name
+        assert message in response.content.decode(), name
+    settings.WEBCAST_UPLOAD_MAX_BYTES = 10**9
+    assert not list(services.recordings_dir(meeting).glob("*"))
+    assert Meeting.objects.get(pk=meeting.pk).archive_state == ""
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = upload("chamber.mp4", video.read_bytes())
+    assert ok.status_code == 302
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.archive_state) == (S.ARCHIVED, "done")
+    master = (services.live_dir(meeting) / "master.m3u8").read_text()
+    assert "360p/index.m3u8" in master
+    assert "240p/index.m3u8" in master
+    assert _info(services.archive_dir(meeting) / "meeting.mp4").duration == pytest.approx(
+        5, abs=0.2
+    )
+    assert AuditEntry.objects.filter(action="meeting.recording_upload").count() == 1
+    again = upload("chamber.mp4", video.read_bytes())
+    assert again.status_code == 400
+    assert "This meeting already has a recording." in again.content.decode()
+    assert item.marks.count() == 0
