@@ -171,14 +171,19 @@ class MeetingSupervisor:
         Path(plan.master).parent.mkdir(parents=True, exist_ok=True)
         if plan.recording is not None:
             plan.recording.parent.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(  # noqa: S603 - a fixed binary and argument list
-            [ffmpeg_binary(), *plan.args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-        )
+        try:
+            process = subprocess.Popen(  # noqa: S603 - a fixed binary and argument list
+                [ffmpeg_binary(), *plan.args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                errors="replace",
+            )
+        except OSError as exc:
+            error = _("ffmpeg could not be started: %(error)s") % {"error": exc}
+            services.ingest_run_end(run=run, exit_code=None, error=error)
+            return RunResult(None, error, False, 0)
         self.process = process
         stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         intruder = threading.Event()

@@ -292,3 +292,14 @@ def test_a_rehearsal_stays_out_of_what_viewers_get(supervise):
     playlist = (services.live_dir(meeting) / "240p" / "index.m3u8").read_text()
     assert "r001_" not in playlist
     assert not IngestGap.objects.filter(meeting=meeting).exists()
+
+
+def test_a_missing_ffmpeg_is_reported_not_crashed_on(supervise, settings):
+    settings.FFMPEG_BINARY = "/nonexistent/ffmpeg"
+    meeting = live_meeting()
+    supervisor = supervise(meeting, restart_delay=0.3)
+    wait_for(lambda: Meeting.objects.get(pk=meeting.pk).ingest_error, what="the error")
+    meeting.refresh_from_db()
+    assert meeting.ingest_error.startswith("ffmpeg could not be started: ")
+    assert supervisor.process is None
+    assert not IngestRun.objects.filter(meeting=meeting, ended_at__isnull=True, number=1).exists()

@@ -1,0 +1,32 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class QuestionsConfig(AppConfig):
+    """The live question feed of a meeting (issue 4), an app of its own inside ``webcast``."""
+
+    name = "webcast.questions"
+    label = "questions"
+    verbose_name = _("Meeting questions")
+
+    def ready(self) -> None:
+        from engagement.accounts import personal_data
+        from engagement.realtime import streams
+
+        from . import selectors, services
+
+        streams.register(
+            "questions",
+            can_watch=streams.public,
+            description="A meeting's approved questions, their state and (coalesced) votes.",
+            snapshot=selectors.votes_snapshot,
+        )
+        streams.register(
+            "questions-mod",
+            can_watch=streams.council_staff,
+            description="A meeting's moderation queue and the chair's view (staff).",
+            snapshot=selectors.chair_snapshot,
+        )
+        personal_data.register(
+            "questions", export=services.questions_export, anonymise=services.questions_anonymise
+        )
