@@ -6,6 +6,7 @@ from django.db.models import Count, QuerySet
 from django.template.loader import render_to_string
 
 from consultations.models import Petition, Signature
+from engagement.notifications.services import absolute_url
 
 PUBLIC_STATES = (Petition.State.OPEN, Petition.State.CLOSED, Petition.State.REJECTED)
 
@@ -101,4 +102,51 @@ def petition_json(petition: Petition) -> dict[str, Any]:
         "signatures_by_ward": [
             {"ward": ward, "count": n} for ward, n in signatures_by_ward(petition)
         ],
+        "debates": [
+            {
+                "meeting": item["meeting"],
+                "starts_at": item["starts_at"].isoformat(),
+                "item": item["number"],
+                "url": absolute_url(item["url"]),
+                "recording_url": absolute_url(item["watch_url"]) if item["watch_url"] else None,
+            }
+            for item in debate_items(petition)
+        ],
     }
+
+
+def debate_items(petition: Petition) -> list[dict[str, Any]]:
+    """The meetings' agenda items about ``petition`` (staff link them on the agenda), oldest
+    first: each with the link to the item and, once the meeting reached it on camera, the link
+    that plays the recording from that moment."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from webcast.models import AgendaItem
+
+    items = (
+        AgendaItem.objects.filter(
+            subject_type=ContentType.objects.get_for_model(Petition), subject_id=str(petition.pk)
+        )
+        .select_related("meeting__committee")
+        .prefetch_related("marks")
+        .order_by("meeting__starts_at", "position")
+    )
+    found = []
+    for item in items:
+        meeting = item.meeting
+        url = f"{meeting.get_absolute_url()}#{item.anchor}"
+        marks = sorted(item.marks.all(), key=lambda mark: mark.at)
+        watch = (
+            f"{meeting.get_absolute_url()}?t={int(marks[0].at.timestamp())}#player" if marks else ""
+        )
+        found.append(
+            {
+                "meeting": str(meeting),
+                "starts_at": meeting.starts_at,
+                "number": item.number,
+                "title": item.title,
+                "url": url,
+                "watch_url": watch,
+            }
+        )
+    return found

@@ -62,6 +62,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "scheme": services.scheme(),
         "by_ward": selectors.signatures_by_ward(petition),
         "map": selectors.ward_map(petition),
+        "debates": selectors.debate_items(petition),
         "stream": f"petition.{petition.pk}",
     }
     return render(request, "petitions/detail.html", context, status=400 if form.errors else 200)

@@ -422,3 +422,30 @@ def test_personal_data(postcode, resident, staff, django_capture_on_commit_callb
     user_anonymise(user=resident)
     signature = Signature.objects.get(name="", petition=petition, anonymised_at__isnull=False)
     assert (signature.email, signature.postcode) == ("", "")
+
+
+def test_a_debate_on_a_meeting_agenda_links_to_the_item_and_then_to_the_recording(
+    client, postcode, staff, django_capture_on_commit_callbacks
+):
+    from tests.webcast.factories import make_meeting
+    from webcast import services as webcast_services
+    from webcast.models import ItemMark
+
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    meeting = make_meeting(actor=staff, title="Full council")
+    item = webcast_services.agenda_item_create(
+        actor=staff, meeting=meeting, number="7", title="Petition: save the lido", subject=petition
+    )
+
+    html = client.get(petition.get_absolute_url()).content.decode()
+    assert f'href="/meetings/{meeting.pk}/#item-{item.pk}"' in html
+    assert "agenda item 7" in html
+    assert "Watch the debate" not in html  # not reached on camera yet
+
+    reached = timezone.now().replace(microsecond=0)
+    ItemMark.objects.create(meeting=meeting, item=item, at=reached)
+    html = client.get(petition.get_absolute_url()).content.decode()
+    assert f'href="/meetings/{meeting.pk}/?t={int(reached.timestamp())}#player"' in html
+    [debate] = client.get(f"/petitions/{petition.pk}.json").json()["debates"]
+    assert debate["item"] == "7"
+    assert debate["recording_url"].endswith(f"?t={int(reached.timestamp())}#player")
