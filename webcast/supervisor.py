@@ -349,6 +349,31 @@ def _error_from(stderr: list[str], exit_code: int | None, planned: bool) -> str:
     return (errors[-1] if errors else (stderr[-1] if stderr else ""))[:500] if exit_code else ""
 
 
+def supervise_all(
+    stop: threading.Event, *, restart_delay: float = 1.0, poll: float = 2.0, **options: Any
+) -> None:
+    """``run_webcast --all``: a :class:`MeetingSupervisor` thread for every meeting whose stream
+    is started, started within ``poll`` seconds; each ends when its stream stops."""
+    running: dict[int, threading.Thread] = {}
+    try:
+        while not stop.is_set():
+            close_old_connections()
+            wanted = Meeting.objects.filter(ingest_enabled=True).values_list("pk", flat=True)
+            for pk in wanted:
+                if pk not in running or not running[pk].is_alive():
+                    supervisor = MeetingSupervisor(
+                        pk, restart_delay=restart_delay, exit_when_idle=True, **options
+                    )
+                    thread = threading.Thread(target=supervisor.run, args=(stop,))
+                    thread.start()
+                    running[pk] = thread
+            stop.wait(poll)
+    finally:
+        for thread in running.values():
+            thread.join(timeout=15)
+        connection.close()
+
+
 # --- the same pipeline on a file -----------------------------------------------------------------
 
 

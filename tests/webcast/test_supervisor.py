@@ -303,3 +303,33 @@ def test_a_missing_ffmpeg_is_reported_not_crashed_on(supervise, settings):
     assert meeting.ingest_error.startswith("ffmpeg could not be started: ")
     assert supervisor.process is None
     assert not IngestRun.objects.filter(meeting=meeting, ended_at__isnull=True, number=1).exists()
+
+
+def test_supervise_all_follows_which_streams_are_started():
+    from webcast.supervisor import supervise_all
+
+    one, two = live_meeting(), make_meeting(title="Not started")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=supervise_all,
+        args=(stop,),
+        kwargs={
+            "poll": 0.2,
+            "restart_delay": 0.5,
+            "encoding": pipeline.Encoding(preset="ultrafast"),
+        },
+    )
+    thread.start()
+    try:
+        first_frame(one, 1)
+        assert not IngestRun.objects.filter(meeting=two).exists()
+        services.meeting_ingest_set(actor=None, meeting=two, enabled=True)
+        assert first_frame(two, 1).mode == "rehearsal"
+        services.meeting_ingest_set(actor=None, meeting=one, enabled=False)
+        wait_for(lambda: IngestRun.objects.get(meeting=one, number=1).ended_at)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert IngestRun.objects.filter(ended_at__isnull=True).count() == 0
+    assert not IngestGap.objects.exists()

@@ -11,11 +11,10 @@ import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
 
 from webcast import services
 from webcast.models import Meeting
-from webcast.supervisor import MeetingSupervisor
+from webcast.supervisor import MeetingSupervisor, supervise_all
 
 
 class Command(BaseCommand):
@@ -40,16 +39,4 @@ class Command(BaseCommand):
         if options["meeting"]:
             MeetingSupervisor(options["meeting"], restart_delay=delay).run(stop)
             return
-        running: dict[int, threading.Thread] = {}
-        while not stop.is_set():
-            close_old_connections()
-            wanted = Meeting.objects.filter(ingest_enabled=True).values_list("pk", flat=True)
-            for pk in wanted:
-                if pk not in running or not running[pk].is_alive():
-                    supervisor = MeetingSupervisor(pk, restart_delay=delay, exit_when_idle=True)
-                    thread = threading.Thread(target=supervisor.run, args=(stop,), daemon=False)
-                    thread.start()
-                    running[pk] = thread
-            stop.wait(2)
-        for thread in running.values():
-            thread.join(timeout=15)
+        supervise_all(stop, restart_delay=delay)
