@@ -10,7 +10,7 @@ reads the input once and writes:
   continues the same playlists after an ``EXT-X-DISCONTINUITY``;
 * alongside, a safety recording of the untouched input (``-c copy``) to a new MPEG-TS file per
   process run: MPEG-TS needs no trailer, so a killed process leaves a file that plays up to its
-  last packet, and a restart never reopens an earlier file. See docs/adr/0008.
+  last packet, and a restart never reopens an earlier file. See docs/adr/0010.
 """
 
 from __future__ import annotations
