@@ -14,12 +14,24 @@ class SocialConfig(AppConfig):
 
         from . import selectors, services
 
-        kinds.register("social_case", _("New cases in your social inbox"), Delivery.IMMEDIATELY)
-        kinds.register("social_due", _("Your social cases due or overdue (daily)"), Delivery.DAILY)
+        inbox_roles = ("councillor", "staff", "admin")
+        kinds.register(
+            "social_case",
+            _("New cases in your social inbox"),
+            Delivery.IMMEDIATELY,
+            roles=inbox_roles,
+        )
+        kinds.register(
+            "social_due",
+            _("Your social cases due or overdue (daily)"),
+            Delivery.DAILY,
+            roles=inbox_roles,
+        )
         kinds.register(
             "social_escalation",
             _("Social cases that missed a response target"),
             Delivery.IMMEDIATELY,
+            roles=("staff", "admin"),
         )
         personal_data.register(
             "social", export=services.social_export, anonymise=services.social_anonymise

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from engagement.notifications.kinds import KINDS
+from engagement.notifications.kinds import kinds_for
 from engagement.notifications.models import Delivery
 from engagement.notifications.services import delivery_for, notification_preferences_set
 
@@ -56,7 +56,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     user = request.user
     rows = [
         {"key": kind.key, "label": kind.label, "value": delivery_for(user=user, kind=kind.key)}
-        for kind in KINDS.values()
+        for kind in kinds_for(user)
     ]
     errors: dict[str, str] = {}
     if request.method == "POST":

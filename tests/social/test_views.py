@@ -419,3 +419,16 @@ def test_a_resident_links_their_account_by_posting_a_code(
     assert "already linked to another resident" in response.content.decode()
     resident_client.post("/inbox/link-account/", {"remove": identity.pk})
     assert not SocialIdentity.objects.exists()
+
+
+def test_inbox_notification_kinds_are_offered_only_to_councillors_and_staff(
+    resident_client, anwen_client
+):
+    assert (
+        "New cases in your social inbox"
+        not in resident_client.get("/accounts/profile/emails/").content.decode()
+    )
+    page = anwen_client.get("/accounts/profile/emails/").content.decode()
+    assert "New cases in your social inbox" in page
+    assert "Your social cases due or overdue (daily)" in page
+    assert "missed a response target" not in page  # escalations go to staff
