@@ -417,3 +417,45 @@ def test_viewer_beats_are_rate_limited(client, meeting, staff):
     url = reverse("webcast:watching", args=[meeting.pk])
     codes = [client.post(url, {"viewer": f"{n:020d}"}).status_code for n in range(32)]
     assert codes == [204] * 30 + [429, 429]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"number": "", "title": "Budget"}, "This field is required."),
+        ({"number": "1" * 11, "title": "Budget"}, "at most 10 characters"),
+        ({"number": "1", "title": "x" * 301}, "at most 300 characters"),
+        ({"number": "1", "title": "Budget\u200b"}, "Remove the hidden control character (U+200B)"),
+        ({"number": "1\n2", "title": "Budget"}, "Enter this on a single line."),
+        ({"number": "1", "title": "Budget", "position": "first"}, "Enter a whole number."),
+        ({"number": "1", "title": "Budget", "petition": "999"}, "Select a valid choice."),
+        ({"number": "1", "title": "B", "description": "x" * 4001}, "at most 4000 characters"),
+    ],
+)
+def test_agenda_item_bad_input(staff_client, meeting, data, message):
+    url = reverse("webcast_staff:meeting", args=[meeting.pk])
+    before = AgendaItem.objects.count()
+    response = staff_client.post(url, {"form": "item", **data})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert AgendaItem.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "x" * 151, "role": "officer"}, "Check the speaker&#x27;s details."),
+        ({"name": "Ann", "role": "mayor"}, "Check the speaker&#x27;s details."),
+        ({"name": "Ann\u202e", "role": "public"}, "Check the speaker&#x27;s details."),
+        ({"councillor": "abc", "role": "councillor"}, "Check the speaker&#x27;s details."),
+    ],
+)
+def test_speaker_bad_input(staff_client, meeting, staff, data, message):
+    services.meeting_transition(actor=staff, meeting=meeting, to=S.LIVE)
+    url = reverse("webcast_staff:control", args=[meeting.pk])
+    response = staff_client.post(url, {"action": "speaker", **data})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    meeting.refresh_from_db()
+    assert meeting.current_speaker == ""
+    assert not meeting.speaker_marks.exists()
