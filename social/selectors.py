@@ -59,7 +59,7 @@ def may_act_on(user: Any, case: Case) -> bool:
     return case.owner_id == councillor.pk or case.watchers.filter(pk=councillor.pk).exists()
 
 
-VIEWS = ("mine", "ward", "watching", "overdue", "triage", "all")
+VIEWS = ("mine", "ward", "watching", "overdue", "triage", "approval", "all")
 
 
 def inbox(
@@ -84,6 +84,8 @@ def inbox(
         )
     elif view == "triage":
         cases = cases.filter(target=Case.Target.TRIAGE)
+    elif view == "approval":
+        cases = cases.filter(replies__state=Reply.State.AWAITING_APPROVAL).distinct()
     if state == "open_any":
         cases = cases.filter(state__in=OPEN_STATES)
     elif state in Case.State.values:

@@ -70,7 +70,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
         ("overdue", _("Overdue")),
     ]
     if is_staff:
-        tabs += [("triage", _("Triage")), ("all", _("All cases"))]
+        tabs += [
+            ("triage", _("Triage")),
+            ("approval", _("Replies to approve")),
+            ("all", _("All cases")),
+        ]
     context = {
         "form": form,
         "page": page,

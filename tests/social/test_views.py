@@ -432,3 +432,19 @@ def test_inbox_notification_kinds_are_offered_only_to_councillors_and_staff(
     assert "New cases in your social inbox" in page
     assert "Your social cases due or overdue (daily)" in page
     assert "missed a response target" not in page  # escalations go to staff
+
+
+def test_staff_see_the_cases_with_replies_to_approve(staff_client, anwen_client, wards):
+    from social.models import ListeningSettings
+    from social.services import listening_settings
+
+    ListeningSettings.objects.create(replies_need_approval=True)
+    listening_settings.forget()
+    waiting = make_case(owner=wards["anwen"])
+    other = make_case(owner=wards["anwen"], summary="No reply yet")
+    anwen_client.post(f"/inbox/cases/{waiting.pk}/", {"form": "reply", "text": "Sorted"})
+    assert Reply.objects.get().state == "awaiting_approval"
+    page = staff_client.get("/inbox/?view=approval").content.decode()
+    assert f'id="case-{waiting.pk}"' in page
+    assert f'id="case-{other.pk}"' not in page
+    assert "1 reply waiting for approval" in staff_client.get("/inbox/").content.decode()
