@@ -26,7 +26,10 @@ class QuestionSettings(models.Model):
 
     class Moderation(models.TextChoices):
         PRE = "pre", _("Pre-moderation: staff approve each question before anyone sees it")
-        POST = "post", _("Post-moderation: questions appear at once; staff hide what breaks the rules")
+        POST = (
+            "post",
+            _("Post-moderation: questions appear at once; staff hide what breaks the rules"),
+        )
 
     meeting = models.OneToOneField(
         "webcast.Meeting", on_delete=models.CASCADE, related_name="question_settings"

@@ -1,0 +1,198 @@
+"""Reads for the question feed: settings, whether questions are open, the feed in its orders,
+the moderation queue, the chair's view, and the stream snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from engagement.core.memo import memo
+from webcast.models import Meeting
+
+from .models import FlagWord, Question, QuestionSettings, Vote
+
+S = Question.State
+ORDERS = ("top", "newest")
+FEED_LIMIT = 300
+
+
+def public_stream(meeting: Meeting) -> str:
+    return f"questions.{meeting.pk}"
+
+
+def staff_stream(meeting: Meeting) -> str:
+    return f"questions-mod.{meeting.pk}"
+
+
+@memo(seconds=5)
+def _settings(meeting_id: int) -> QuestionSettings:
+    return QuestionSettings.objects.filter(meeting_id=meeting_id).first() or QuestionSettings(
+        meeting_id=meeting_id
+    )
+
+
+def settings_for(meeting: Meeting) -> QuestionSettings:
+    """The meeting's settings (the defaults if staff never changed them); kept five seconds
+    per process, as a change of settings may take that long to reach every server."""
+    return _settings(meeting.pk)
+
+
+def settings_forget() -> None:
+    _settings.forget()  # type: ignore[attr-defined]
+
+
+@memo(seconds=30)
+def flag_words() -> list[str]:
+    return [w.strip() for w in FlagWord.objects.values_list("word", flat=True) if w.strip()]
+
+
+def closed_reason(meeting: Meeting) -> str:
+    """Why the meeting takes no questions now ("" when it does)."""
+    if meeting.status in {Meeting.Status.ENDED, Meeting.Status.ARCHIVED}:
+        return _("This meeting has ended: it no longer takes questions.")
+    settings = settings_for(meeting)
+    if not settings.accepting:
+        return _("Questions for this meeting are closed.")
+    if settings.closes_at and settings.closes_at <= timezone.now():
+        return _("Questions for this meeting closed at %(time)s.") % {
+            "time": timezone.localtime(settings.closes_at).strftime("%H:%M on %d %B %Y")
+        }
+    if not meeting.items.exists():
+        return _("Questions open when the agenda is published.")
+    return ""
+
+
+def status_context(meeting: Meeting) -> dict[str, Any]:
+    return {"meeting": meeting, "closed": closed_reason(meeting), "settings": settings_for(meeting)}
+
+
+def feed(
+    meeting: Meeting, *, order: str = "top", item_id: int | None = None, user: Any = None
+) -> list[Question]:
+    """Approved, now answering and answered questions, ``top`` (most votes) or ``newest``
+    first, optionally of one agenda item; ``voted`` is set on each for ``user``."""
+    qs: QuerySet[Question] = Question.objects.filter(
+        meeting=meeting, state__in=Question.PUBLIC_STATES
+    ).select_related("item")
+    if item_id is not None:
+        qs = qs.filter(item_id=item_id)
+    qs = (
+        qs.order_by("-created_at", "-pk")
+        if order == "newest"
+        else qs.order_by("-vote_count", "created_at", "pk")
+    )
+    if getattr(user, "is_authenticated", False):
+        qs = qs.annotate(voted=Exists(Vote.objects.filter(question=OuterRef("pk"), user=user)))
+    return list(qs[:FEED_LIMIT])
+
+
+def list_id(order: str, item_id: int | None) -> str:
+    """The element id of a feed list, so pushes can add a new question to every list showing it."""
+    return f"questions-{order}-{'item-' + str(item_id) if item_id else 'all'}"
+
+
+def my_waiting(meeting: Meeting, user: Any) -> list[Question]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(
+        Question.objects.filter(
+            meeting=meeting, author=user, state__in=[S.PENDING, S.REJECTED, S.HIDDEN]
+        ).order_by("-created_at")[:20]
+    )
+
+
+def now_answering(meeting: Meeting) -> Question | None:
+    return (
+        Question.objects.filter(meeting=meeting, state=S.ANSWERING)
+        .select_related("item")
+        .order_by("-answering_at")
+        .first()
+    )
+
+
+def now_context(meeting: Meeting) -> dict[str, Any]:
+    return {"meeting": meeting, "now": now_answering(meeting)}
+
+
+def answered(meeting: Meeting) -> list[Question]:
+    """Answered questions in the order they were taken (for the archive's links)."""
+    return list(
+        Question.objects.filter(meeting=meeting, state=S.ANSWERED, answering_at__isnull=False)
+        .select_related("item")
+        .order_by("answering_at", "pk")
+    )
+
+
+def public_count(meeting: Meeting) -> int:
+    return Question.objects.filter(meeting=meeting, state__in=Question.PUBLIC_STATES).count()
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+def queue(meeting: Meeting) -> list[Question]:
+    """Questions waiting for moderation, oldest first (flagged ones are marked, not reordered)."""
+    return list(
+        Question.objects.filter(meeting=meeting, state=S.PENDING)
+        .select_related("item", "author")
+        .order_by("created_at", "pk")
+    )
+
+
+def moderated(meeting: Meeting, *, states: tuple[str, ...]) -> list[Question]:
+    return list(
+        Question.objects.filter(meeting=meeting, state__in=states)
+        .select_related("item", "author", "merged_into")
+        .order_by("-vote_count", "created_at", "pk")[:FEED_LIMIT]
+    )
+
+
+def chair_questions(meeting: Meeting) -> list[Question]:
+    """Approved questions for the chair: the current item's first, then questions on no item,
+    then the rest; most votes first within each."""
+    questions = moderated(meeting, states=(S.APPROVED,))
+    current = meeting.current_item_id
+
+    def rank(q: Question) -> int:
+        if current and q.item_id == current:
+            return 0
+        return 1 if q.item_id is None else 2
+
+    return sorted(questions, key=rank)
+
+
+def staff_context(meeting: Meeting) -> dict[str, Any]:
+    """Everything the staff panels re-rendered on each push need."""
+    meeting = Meeting.objects.select_related("current_item", "committee").get(pk=meeting.pk)
+    return {
+        "meeting": meeting,
+        "chair_questions": chair_questions(meeting),
+        "now": now_answering(meeting),
+        "pending_count": Question.objects.filter(meeting=meeting, state=S.PENDING).count(),
+        "answered_list": moderated(meeting, states=(S.ANSWERED,)),
+    }
+
+
+# --- snapshots (coalesced votes) -----------------------------------------------------------------
+
+
+def votes_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+    """``questions.<meeting>``: every public question's vote count, as out-of-band spans."""
+    counts = dict(
+        Question.objects.filter(meeting_id=int(key), state__in=Question.PUBLIC_STATES).values_list(
+            "pk", "vote_count"
+        )
+    )
+    html = render_to_string("questions/includes/_pushed_votes.html", {"counts": counts})
+    return "questions.votes", html, {"votes": {str(k): v for k, v in counts.items()}}
+
+
+def chair_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+    """``questions-mod.<meeting>``: the chair's list and the approved list, re-rendered."""
+    meeting = Meeting.objects.get(pk=int(key))
+    html = render_to_string("questions/staff/includes/_panels.html", staff_context(meeting))
+    return "questions.staff", html, {}

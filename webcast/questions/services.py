@@ -1,0 +1,691 @@
+"""Every write to a meeting's questions: ask, vote, moderate, chair, ban, settings, and the
+entry point for questions arriving from social media.
+
+Concurrency: a change of state locks the question's row (``SELECT ... FOR UPDATE``) and checks
+the state it found, so when two moderators press buttons on one question at once, the second is
+told what the first did and nothing else changes. Votes lock the question row before the vote
+row (as merges do, lowest id first), so votes, withdrawals and merges never deadlock and the
+count always equals the rows.
+
+Live: public changes go to ``questions.<meeting>``, the moderation queue and the chair's view to
+``questions-mod.<meeting>`` (staff); votes are coalesced into one snapshot a second on both.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from engagement.audit.services import audit_record
+from engagement.core import ratelimit
+from engagement.core.validators import validate_no_control_characters, validate_no_markup
+from engagement.realtime.services import publish, publish_soon
+from webcast.models import AgendaItem, Meeting
+
+from . import selectors
+from .models import MAX_LENGTH, Ban, Question, QuestionSettings, Vote
+
+S = Question.State
+ASK_LIMIT_USER = (3, 60)
+"""Questions a resident may ask a minute."""
+ASK_LIMIT_IP = (10, 60)
+"""Questions a minute from one address (higher: a library, or the chamber's wifi, is shared)."""
+VOTE_LIMIT_USER = (60, 60)
+VOTE_LIMIT_IP = (200, 60)
+VOTABLE = (S.APPROVED, S.ANSWERING)
+
+
+class QuestionError(ValueError):
+    """A request that cannot be taken; the message says why and nothing was changed."""
+
+    status = 400
+
+
+class RateLimited(QuestionError):
+    status = 429
+
+
+class Conflict(QuestionError):
+    """Someone else acted first (another moderator, or the question moved on)."""
+
+    status = 409
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(text: str, *, field: str = "text") -> str:
+    """A question as plain text on one line: control characters and HTML refused with a clear
+    message, runs of spaces and line breaks made one space."""
+    try:
+        validate_no_control_characters(text)
+        validate_no_markup(text)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from exc
+    text = _SPACES.sub(" ", text).strip()
+    if not text:
+        raise ValidationError({field: [_("Enter your question.")]})
+    if len(text) > MAX_LENGTH:
+        raise ValidationError(
+            {
+                field: [
+                    _("Your question must be %(max)s characters or fewer (it has %(n)s).")
+                    % {"max": MAX_LENGTH, "n": len(text)}
+                ]
+            }
+        )
+    return text
+
+
+def _clean_name(name: str) -> str:
+    try:
+        validate_no_markup(name)
+    except ValidationError as exc:
+        raise ValidationError({"display_name": exc.messages}) from exc
+    name = _SPACES.sub(" ", name).strip()
+    if len(name) > 60:
+        raise ValidationError({"display_name": [_("Your name must be 60 characters or fewer.")]})
+    return name
+
+
+def _flags(text: str) -> str:
+    found = [word for word in selectors.flag_words() if _word_in(word, text)]
+    return ", ".join(found)[:200]
+
+
+def _word_in(word: str, text: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def _check_item(meeting: Meeting, item: AgendaItem | None) -> None:
+    if item is not None and item.meeting_id != meeting.pk:
+        raise ValidationError({"item": [_("Choose an item on this meeting's agenda.")]})
+
+
+def _is_banned(meeting: Meeting, *, user: Any = None, source: str = "", author: str = "") -> bool:
+    bans = Ban.objects.filter(meeting=meeting)
+    if user is not None and getattr(user, "pk", None) and bans.filter(user=user).exists():
+        return True
+    return bool(author) and bans.filter(source=source, external_author=author).exists()
+
+
+# --- asking --------------------------------------------------------------------------------------
+
+
+def question_ask(
+    *,
+    meeting: Meeting,
+    user: Any,
+    text: str,
+    item: AgendaItem | None = None,
+    display_name: str = "",
+    anonymous: bool = False,
+    ip: str | None = None,
+) -> Question:
+    """A signed-in resident asks a question of the meeting (or of one agenda item).
+
+    Pre-moderation (the default) holds it for staff; post-moderation shows it at once unless a
+    word from the flag list is in it. Over the rate limits: :class:`RateLimited`.
+    """
+    if not getattr(user, "is_authenticated", False):
+        raise QuestionError(_("Sign in to ask a question."))
+    errors: dict[str, list[str]] = {}
+    try:
+        text = clean_text(text)
+    except ValidationError as exc:
+        errors |= exc.message_dict
+    try:
+        display_name = _clean_name(display_name)
+        if not anonymous and not display_name:
+            errors["display_name"] = [
+                _("Enter the name to show with your question, or choose to ask anonymously.")
+            ]
+    except ValidationError as exc:
+        errors |= exc.message_dict
+    try:
+        _check_item(meeting, item)
+    except ValidationError as exc:
+        errors |= exc.message_dict
+    if errors:
+        raise ValidationError(errors)
+    closed = selectors.closed_reason(meeting)
+    if closed:
+        raise QuestionError(closed)
+    if _is_banned(meeting, user=user):
+        raise QuestionError(_("You cannot ask questions in this meeting."))
+    if not (
+        ratelimit.hit("questions-ask", user.pk, limit=ASK_LIMIT_USER[0], window=ASK_LIMIT_USER[1])
+        and (
+            not ip
+            or ratelimit.hit("questions-ask-ip", ip, limit=ASK_LIMIT_IP[0], window=ASK_LIMIT_IP[1])
+        )
+    ):
+        raise RateLimited(
+            _("You have asked %(n)s questions in the last minute. Wait a minute, then ask again.")
+            % {"n": ASK_LIMIT_USER[0]}
+        )
+    flags = _flags(text)
+    settings = selectors.settings_for(meeting)
+    post = settings.moderation == QuestionSettings.Moderation.POST
+    with transaction.atomic():
+        question = Question.objects.create(
+            meeting=meeting,
+            item=item,
+            author=user,
+            display_name="" if anonymous else display_name,
+            anonymous=anonymous,
+            text=text,
+            flags=flags,
+            state=S.APPROVED if post and not flags else S.PENDING,
+            moderated_at=timezone.now() if post and not flags else None,
+            ip_address=ip or None,
+        )
+        _published(question, event="question.asked")
+    return question
+
+
+def question_from_social(
+    *,
+    meeting: Meeting,
+    network: str,
+    external_id: str,
+    author_handle: str,
+    text: str,
+    author_name: str = "",
+    url: str = "",
+    user: Any = None,
+) -> Question | None:
+    """A post carrying the meeting's hashtag, from the social module (issue 8).
+
+    Idempotent: the same post (``network``, ``external_id``) makes one question however often
+    it arrives. Always held for moderation, marked with its source. Returns None, storing
+    nothing, when the meeting no longer takes questions or the author is banned from it.
+    ``text`` is cleaned rather than refused (it was written elsewhere): control characters
+    dropped, spaces collapsed, cut to 280 characters; it is shown as plain text everywhere.
+    """
+    if network not in {Question.Source.X, Question.Source.MASTODON, Question.Source.BLUESKY}:
+        raise QuestionError(f"Unknown network {network!r}")
+    if not external_id:
+        raise QuestionError("A social question needs the post's id")
+    existing = Question.objects.filter(source=network, external_id=external_id).first()
+    if existing is not None:
+        return existing
+    if selectors.closed_reason(meeting):
+        return None
+    author_handle = _printable(author_handle)[:200]
+    if _is_banned(meeting, user=user, source=network, author=author_handle):
+        return None
+    body = _SPACES.sub(" ", _printable(text)).strip()
+    if len(body) > MAX_LENGTH:
+        body = body[: MAX_LENGTH - 1].rstrip() + "…"
+    if not body:
+        return None
+    name = _SPACES.sub(" ", _printable(author_name or author_handle)).strip()[:60]
+    try:
+        with transaction.atomic():
+            question = Question.objects.create(
+                meeting=meeting,
+                author=user if getattr(user, "pk", None) else None,
+                display_name=name,
+                text=body,
+                flags=_flags(body),
+                state=S.PENDING,
+                source=network,
+                external_id=external_id[:200],
+                external_url=url[:500] if url.startswith(("https://", "http://")) else "",
+                external_author=author_handle,
+            )
+            _published(question, event="question.asked")
+    except IntegrityError:  # the same post, stored by another worker meanwhile
+        return Question.objects.get(source=network, external_id=external_id)
+    return question
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in text or "")
+
+
+# --- votes ---------------------------------------------------------------------------------------
+
+
+def _check_vote(meeting: Meeting, question: Question, user: Any, ip: str | None) -> None:
+    if not getattr(user, "is_authenticated", False):
+        raise QuestionError(_("Sign in to vote for questions."))
+    if question.meeting_id != meeting.pk:
+        raise QuestionError(_("That question is not one of this meeting's."))
+    if meeting.status in {Meeting.Status.ENDED, Meeting.Status.ARCHIVED}:
+        raise QuestionError(_("This meeting has ended: votes are closed."))
+    if _is_banned(meeting, user=user):
+        raise QuestionError(_("You cannot vote in this meeting."))
+    if not (
+        ratelimit.hit("questions-vote", user.pk, limit=VOTE_LIMIT_USER[0], window=60)
+        and (not ip or ratelimit.hit("questions-vote-ip", ip, limit=VOTE_LIMIT_IP[0], window=60))
+    ):
+        raise RateLimited(
+            _("You have voted %(n)s times in the last minute. Wait a minute, then vote again.")
+            % {"n": VOTE_LIMIT_USER[0]}
+        )
+
+
+def question_vote(
+    *, meeting: Meeting, question: Question, user: Any, ip: str | None = None
+) -> bool:
+    """Upvote; True if the vote is new, False if this resident had already voted (no change)."""
+    _check_vote(meeting, question, user, ip)
+    try:
+        with transaction.atomic():
+            counted = Question.objects.filter(pk=question.pk, state__in=VOTABLE).update(
+                vote_count=F("vote_count") + 1
+            )
+            if not counted:
+                raise QuestionError(_("This question is not open for votes."))
+            Vote.objects.create(question_id=question.pk, user=user)
+            _votes_changed(meeting)
+    except IntegrityError:
+        return False
+    return True
+
+
+def question_unvote(
+    *, meeting: Meeting, question: Question, user: Any, ip: str | None = None
+) -> bool:
+    """Withdraw an upvote; True if there was one."""
+    _check_vote(meeting, question, user, ip)
+    with transaction.atomic():
+        locked = Question.objects.select_for_update().filter(pk=question.pk).first()
+        if locked is None or locked.state not in VOTABLE:
+            raise QuestionError(_("This question is not open for votes."))
+        deleted, _rows = Vote.objects.filter(question_id=question.pk, user=user).delete()
+        if not deleted:
+            return False
+        Question.objects.filter(pk=question.pk).update(vote_count=F("vote_count") - 1)
+        _votes_changed(meeting)
+    return True
+
+
+def _votes_changed(meeting: Meeting) -> None:
+    publish_soon(stream=selectors.public_stream(meeting))
+    publish_soon(stream=selectors.staff_stream(meeting))
+
+
+# --- moderation ----------------------------------------------------------------------------------
+
+
+def _locked(question: Question, allowed: tuple[str, ...], doing: str) -> Question:
+    """The question's row, locked, if it is in one of the ``allowed`` states."""
+    locked = Question.objects.select_for_update().select_related("meeting").get(pk=question.pk)
+    if locked.state not in allowed:
+        raise Conflict(
+            _(
+                "This question cannot be %(doing)s: it is now “%(state)s” (someone may have "
+                "acted on it first)."
+            )
+            % {"doing": doing, "state": locked.get_state_display()}
+        )
+    return locked
+
+
+def _audit(actor: Any, action: str, question: Question, **changes: Any) -> None:
+    audit_record(actor=actor, action=f"question.{action}", target=question, changes=changes)
+
+
+@transaction.atomic
+def question_approve(
+    *,
+    actor: Any,
+    question: Question,
+    text: str | None = None,
+    item: AgendaItem | None | bool = False,
+) -> Question:
+    """Approve a pending question, optionally editing it first: the original stays in the
+    audit log. ``item=False`` leaves the agenda item as it is. Only from pending: a moderator
+    pressing "approve" on a question another has just rejected is told so (see
+    :func:`question_restore` to bring back a hidden or rejected one on purpose)."""
+    question = _locked(question, (S.PENDING,), _("approved"))
+    before = question.state
+    _apply_edit(actor, question, text, item)
+    question.state = S.APPROVED
+    question.moderated_at = timezone.now()
+    question.reject_reason = ""
+    question.save()
+    _audit(actor, "approve", question, state=[before, S.APPROVED])
+    _published(question, event="question.approved", was=before)
+    return question
+
+
+@transaction.atomic
+def question_restore(*, actor: Any, question: Question) -> Question:
+    """Bring a hidden or rejected question back to the approved list."""
+    question = _locked(question, (S.HIDDEN, S.REJECTED), _("restored"))
+    before = question.state
+    question.state, question.reject_reason = S.APPROVED, ""
+    question.moderated_at = timezone.now()
+    question.save()
+    _audit(actor, "restore", question, state=[before, S.APPROVED])
+    _published(question, event="question.restored", was=before)
+    return question
+
+
+@transaction.atomic
+def question_edit(
+    *, actor: Any, question: Question, text: str, item: AgendaItem | None | bool = False
+) -> Question:
+    """Correct a question's text or agenda item (pending or public); audited with the original."""
+    question = _locked(
+        question, (S.PENDING, S.APPROVED, S.ANSWERING, S.ANSWERED, S.HIDDEN), _("edited")
+    )
+    _apply_edit(actor, question, text, item)
+    question.save()
+    _published(question, event="question.edited", was=question.state)
+    return question
+
+
+def _apply_edit(
+    actor: Any, question: Question, text: str | None, item: AgendaItem | None | bool
+) -> None:
+    changes: dict[str, Any] = {}
+    if text is not None:
+        text = clean_text(text)
+        if text != question.text:
+            changes["text"] = [question.text, text]
+            question.text = text
+            question.edited = True
+            question.flags = _flags(text)
+    if item is not False:
+        _check_item(question.meeting, item)  # type: ignore[arg-type]
+        new_id = item.pk if item else None  # type: ignore[union-attr]
+        if new_id != question.item_id:
+            changes["item"] = [question.item_id, new_id]
+            question.item = item  # type: ignore[assignment]
+    if changes:
+        _audit(actor, "edit", question, **changes)
+
+
+@transaction.atomic
+def question_reject(*, actor: Any, question: Question, reason: str = "") -> Question:
+    """Reject with a reason only staff see (from pending, or an approved one not yet answered)."""
+    reason = _SPACES.sub(" ", _printable(reason)).strip()
+    if len(reason) > 500:
+        raise ValidationError({"reason": [_("The reason must be 500 characters or fewer.")]})
+    question = _locked(question, (S.PENDING, S.APPROVED), _("rejected"))
+    before = question.state
+    question.state, question.reject_reason = S.REJECTED, reason
+    question.moderated_at = timezone.now()
+    question.save()
+    _audit(actor, "reject", question, state=[before, S.REJECTED], reason=reason)
+    _published(question, event="question.rejected", was=before)
+    return question
+
+
+@transaction.atomic
+def question_hide(*, actor: Any, question: Question) -> Question:
+    question = _locked(question, (S.PENDING, S.APPROVED, S.ANSWERING, S.ANSWERED), _("hidden"))
+    before = question.state
+    question.state = S.HIDDEN
+    question.moderated_at = timezone.now()
+    question.save()
+    _audit(actor, "hide", question, state=[before, S.HIDDEN])
+    _published(question, event="question.hidden", was=before)
+    return question
+
+
+@transaction.atomic
+def question_merge(*, actor: Any, question: Question, into: Question) -> Question:
+    """Merge a duplicate into another question of the same meeting: the duplicate's votes move
+    there, except those of residents who voted for both (each resident counts once)."""
+    if question.pk == into.pk:
+        raise QuestionError(_("Choose another question to merge this one into."))
+    first, second = sorted([question.pk, into.pk])
+    rows = {
+        q.pk: q
+        for q in Question.objects.select_for_update()
+        .select_related("meeting")
+        .filter(pk__in=[first, second])
+        .order_by("pk")
+    }
+    duplicate, target = rows[question.pk], rows[into.pk]
+    if duplicate.meeting_id != target.meeting_id:
+        raise QuestionError(_("Both questions must be from the same meeting."))
+    if duplicate.state not in (S.PENDING, S.APPROVED, S.HIDDEN):
+        raise Conflict(
+            _("This question cannot be merged: it is now “%(state)s”.")
+            % {"state": duplicate.get_state_display()}
+        )
+    if target.state not in (S.PENDING, *Question.PUBLIC_STATES):
+        raise QuestionError(
+            _("The question to merge into is “%(state)s”; choose one that is approved or waiting.")
+            % {"state": target.get_state_display()}
+        )
+    both = Vote.objects.filter(question=target).values("user_id")
+    Vote.objects.filter(question=duplicate, user_id__in=both).delete()
+    Vote.objects.filter(question=duplicate).update(question=target)
+    before = duplicate.state
+    duplicate.state, duplicate.merged_into = S.MERGED, target
+    duplicate.vote_count = 0
+    duplicate.moderated_at = timezone.now()
+    duplicate.save()
+    target.vote_count = Vote.objects.filter(question=target).count()
+    target.save(update_fields=["vote_count", "updated_at"])
+    _audit(actor, "merge", duplicate, state=[before, S.MERGED], into=target.pk)
+    _published(duplicate, event="question.merged", was=before)
+    _votes_changed(target.meeting)
+    return target
+
+
+# --- the chair -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def question_answering(*, actor: Any, question: Question) -> Question:
+    """ "Now answering": the time is kept so the recording can be opened at that moment. The
+    question answered before it (if any) is marked answered at the same time."""
+    question = _locked(question, (S.APPROVED, S.ANSWERED), _("answered now"))
+    meeting = Meeting.objects.select_for_update().get(pk=question.meeting_id)
+    if not meeting.is_on_air:
+        raise QuestionError(_("The meeting is not live."))
+    now = timezone.now()
+    for previous in Question.objects.select_for_update().filter(meeting=meeting, state=S.ANSWERING):
+        previous.state, previous.answered_at = S.ANSWERED, now
+        previous.save()
+        _audit(actor, "answered", previous, state=[S.ANSWERING, S.ANSWERED])
+        _published(previous, event="question.answered", was=S.ANSWERING)
+    before = question.state
+    question.state, question.answering_at, question.answered_at = S.ANSWERING, now, None
+    question.save()
+    _audit(actor, "answering", question, state=[before, S.ANSWERING], at=now.isoformat())
+    _published(question, event="question.answering", was=before)
+    return question
+
+
+@transaction.atomic
+def question_answered(*, actor: Any, question: Question) -> Question:
+    """Mark answered (from "now answering", or straight from approved)."""
+    question = _locked(question, (S.APPROVED, S.ANSWERING), _("marked answered"))
+    meeting = question.meeting
+    now = timezone.now()
+    if question.state == S.APPROVED and not meeting.is_on_air:
+        raise QuestionError(_("The meeting is not live."))
+    before = question.state
+    question.state, question.answered_at = S.ANSWERED, now
+    question.answering_at = question.answering_at or now
+    question.save()
+    _audit(actor, "answered", question, state=[before, S.ANSWERED])
+    _published(question, event="question.answered", was=before)
+    return question
+
+
+# --- bans and settings ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def participant_ban(*, actor: Any, question: Question, reason: str = "") -> Ban:
+    """Ban the person who asked ``question`` from this meeting's questions; their questions
+    still waiting are rejected."""
+    question = Question.objects.select_related("meeting").get(pk=question.pk)
+    meeting = question.meeting
+    reason = _SPACES.sub(" ", _printable(reason)).strip()[:500]
+    if question.author_id:
+        ban, _created = Ban.objects.get_or_create(
+            meeting=meeting,
+            user_id=question.author_id,
+            defaults={"reason": reason, "created_by": actor},
+        )
+        waiting = Question.objects.filter(meeting=meeting, author_id=question.author_id)
+    elif question.external_author:
+        ban, _created = Ban.objects.get_or_create(
+            meeting=meeting,
+            source=question.source,
+            external_author=question.external_author,
+            defaults={"reason": reason, "created_by": actor},
+        )
+        waiting = Question.objects.filter(
+            meeting=meeting, source=question.source, external_author=question.external_author
+        )
+    else:
+        raise QuestionError(_("Nobody can be banned for this question: its author is unknown."))
+    audit_record(actor=actor, action="question.ban", target=question, changes={"reason": reason})
+    for pending in waiting.filter(state=S.PENDING):
+        question_reject(actor=actor, question=pending, reason=_("Banned from this meeting."))
+    return ban
+
+
+@transaction.atomic
+def participant_unban(*, actor: Any, ban: Ban) -> None:
+    audit_record(
+        actor=actor,
+        action="question.unban",
+        target=ban.meeting,
+        changes={"user": ban.user_id, "author": ban.external_author},
+    )
+    ban.delete()
+
+
+@transaction.atomic
+def question_settings_update(
+    *,
+    actor: Any,
+    meeting: Meeting,
+    moderation: str,
+    accepting: bool,
+    closes_at: datetime | None = None,
+    hashtag: str = "",
+) -> QuestionSettings:
+    if moderation not in QuestionSettings.Moderation.values:
+        raise ValidationError({"moderation": [_("Choose pre-moderation or post-moderation.")]})
+    hashtag = hashtag.strip()
+    if hashtag and not re.fullmatch(r"#?\w{2,59}", hashtag):
+        raise ValidationError(
+            {
+                "hashtag": [
+                    _("Enter a hashtag of letters, digits and underscores, like #PlanningLive.")
+                ]
+            }
+        )
+    if hashtag and not hashtag.startswith("#"):
+        hashtag = "#" + hashtag
+    Meeting.objects.select_for_update().get(pk=meeting.pk)
+    settings, _created = QuestionSettings.objects.get_or_create(meeting=meeting)
+    before = {
+        "moderation": settings.moderation,
+        "accepting": settings.accepting,
+        "closes_at": settings.closes_at.isoformat() if settings.closes_at else None,
+        "hashtag": settings.hashtag,
+    }
+    settings.moderation, settings.accepting = moderation, accepting
+    settings.closes_at, settings.hashtag = closes_at, hashtag
+    settings.save()
+    after = {
+        "moderation": moderation,
+        "accepting": accepting,
+        "closes_at": closes_at.isoformat() if closes_at else None,
+        "hashtag": hashtag,
+    }
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        audit_record(
+            actor=actor, action="question_settings.update", target=meeting, changes=changes
+        )
+    selectors.settings_forget()
+    _publish_status(meeting)
+    return settings
+
+
+def _publish_status(meeting: Meeting) -> None:
+    html = render_to_string("questions/includes/_status.html", selectors.status_context(meeting))
+    publish(stream=selectors.public_stream(meeting), event="questions.status", html=html)
+
+
+# --- publishing ----------------------------------------------------------------------------------
+
+
+def _published(question: Question, *, event: str, was: str = "") -> None:
+    """Tell the public feed and the staff views what changed (after commit)."""
+    meeting = question.meeting
+    public_now = question.state in Question.PUBLIC_STATES
+    public_before = was in Question.PUBLIC_STATES
+    html = ""
+    if public_now and not public_before:
+        html = render_to_string("questions/includes/_pushed_added.html", {"question": question})
+    elif public_before and not public_now:
+        html = render_to_string("questions/includes/_pushed_removed.html", {"question": question})
+    elif public_now:
+        html = render_to_string("questions/includes/_pushed_changed.html", {"question": question})
+    if html or event in {"question.answering", "question.answered"}:
+        html += render_to_string("questions/includes/_now.html", selectors.now_context(meeting))
+        publish(
+            stream=selectors.public_stream(meeting),
+            event=event,
+            html=html,
+            payload={"question": question.pk, "state": question.state},
+        )
+    staff_html = render_to_string(
+        "questions/staff/includes/_pushed.html",
+        {"question": question, "was": was, **selectors.staff_context(meeting)},
+    )
+    publish(
+        stream=selectors.staff_stream(meeting),
+        event=event,
+        html=staff_html,
+        payload={"question": question.pk, "state": question.state},
+    )
+
+
+# --- personal data -------------------------------------------------------------------------------
+
+
+def questions_export(user: Any) -> dict[str, Any]:
+    return {
+        "questions": [
+            {
+                "meeting": str(q.meeting),
+                "text": q.text,
+                "name_shown": q.display_name,
+                "anonymous": q.anonymous,
+                "state": q.state,
+                "asked_at": q.created_at.isoformat(),
+            }
+            for q in Question.objects.filter(author=user).select_related("meeting__committee")
+        ],
+        "votes": [
+            {"question": v.question.text, "voted_at": v.created_at.isoformat()}
+            for v in Vote.objects.filter(user=user).select_related("question")
+        ],
+    }
+
+
+def questions_anonymise(user: Any) -> None:
+    """Questions stay (they were asked in public), without the name or the link to the person;
+    votes stay counted."""
+    Question.objects.filter(author=user).update(
+        author=None, display_name="", anonymous=True, ip_address=None
+    )

@@ -1,0 +1,25 @@
+// "Now answering" in step with the video: a viewer whose player runs seconds (or hours) behind
+// live sees the question once their video reaches the moment it was taken, not before.
+// The banner carries that moment in data-at; the player (webcast/player.js) says what time is
+// playing. Without the player, or without JavaScript, the banner simply shows at once.
+(function () {
+  "use strict";
+  function sync() {
+    var now = document.getElementById("questions-now");
+    var player = window.mootPlayer;
+    if (!now) { return; }
+    var at = now.dataset.at ? new Date(now.dataset.at) : null;
+    var playing = player && player.playingDate ? player.playingDate() : null;
+    var waiting = Boolean(at && playing && playing < at);
+    if (waiting) { now.dataset.waiting = "true"; } else { delete now.dataset.waiting; }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var video = document.getElementById("moot-video");
+    if (video) {
+      video.addEventListener("timeupdate", sync);
+      video.addEventListener("seeked", sync);
+    }
+    sync();
+  });
+  document.body.addEventListener("htmx:oobAfterSwap", sync);
+})();

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "questions"
+
+urlpatterns = [
+    path("", views.feed, name="feed"),
+    path("ask/", views.ask, name="ask"),
+    path("projector/", views.projector, name="projector"),
+    path("<int:pk>/vote/", views.vote, name="vote"),
+]

@@ -1,0 +1,171 @@
+"""Residents' pages for a meeting's questions: the feed, asking, voting and the projector view.
+
+Every page and form works without JavaScript (forms post and redirect back); with htmx a vote
+swaps just its button, and the feed updates itself over the ``questions.<meeting>`` stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from engagement.core.ratelimit import client_ip
+from webcast.models import Meeting
+
+from . import selectors, services
+from .forms import AskForm, FilterForm
+from .models import Question
+
+
+def _meeting(pk: int) -> Meeting:
+    return get_object_or_404(Meeting.objects.select_related("committee", "current_item"), pk=pk)
+
+
+def _filters(request: HttpRequest, meeting: Meeting) -> tuple[FilterForm, str, int | None]:
+    form = FilterForm(request.GET or None, meeting=meeting)
+    order, item_id = "top", None
+    if form.is_valid():
+        order = form.cleaned_data["order"] or "top"
+        item = form.cleaned_data["item"]
+        item_id = item.pk if item else None
+    return form, order, item_id
+
+
+def _put_errors(form: AskForm, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+
+
+def _feed_page(
+    request: HttpRequest,
+    meeting: Meeting,
+    *,
+    ask_form: AskForm | None = None,
+    status: int = 200,
+    template: str = "questions/feed.html",
+) -> HttpResponse:
+    filter_form, order, item_id = _filters(request, meeting)
+    user = request.user
+    if ask_form is None:
+        initial = {"display_name": getattr(user, "name", "")}
+        ask_form = AskForm(meeting=meeting, initial=initial)
+    context: dict[str, Any] = {
+        "meeting": meeting,
+        "questions": selectors.feed(meeting, order=order, item_id=item_id, user=user),
+        "order": order,
+        "item_id": item_id,
+        "list_id": selectors.list_id(order, item_id),
+        "filter_form": filter_form,
+        "ask_form": ask_form,
+        "mine": selectors.my_waiting(meeting, user),
+        "answered": selectors.answered(meeting),
+        "stream": selectors.public_stream(meeting),
+        "on_air": meeting.is_on_air,
+        **selectors.status_context(meeting),
+        **selectors.now_context(meeting),
+    }
+    return render(request, template, context, status=status)
+
+
+@require_GET
+def feed(request: HttpRequest, meeting_pk: int) -> HttpResponse:
+    return _feed_page(request, _meeting(meeting_pk))
+
+
+@require_GET
+def projector(request: HttpRequest, meeting_pk: int) -> HttpResponse:
+    """Large type for the screen in the chamber: now answering, then the top questions."""
+    return _feed_page(request, _meeting(meeting_pk), template="questions/projector.html")
+
+
+@require_POST
+def ask(request: HttpRequest, meeting_pk: int) -> HttpResponse:
+    meeting = _meeting(meeting_pk)
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("questions:feed", args=[meeting.pk]))
+    form = AskForm(request.POST, meeting=meeting)
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            question = services.question_ask(
+                meeting=meeting,
+                user=request.user,
+                text=data["text"],
+                item=data["item"],
+                display_name=data["display_name"],
+                anonymous=data["anonymous"],
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _put_errors(form, exc)
+        except services.QuestionError as exc:
+            form.add_error(None, str(exc))
+            status = exc.status
+        else:
+            if question.state == Question.State.PENDING:
+                messages.success(
+                    request,
+                    _("Thank you. Your question will appear once council staff have checked it."),
+                )
+            else:
+                messages.success(request, _("Thank you. Your question is on the list."))
+            return redirect(reverse("questions:feed", args=[meeting.pk]) + "#ask")
+    return _feed_page(request, meeting, ask_form=form, status=status)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def vote(request: HttpRequest, meeting_pk: int, pk: int) -> HttpResponse:
+    """Add (``action=add``) or withdraw (``action=remove``) an upvote."""
+    meeting = _meeting(meeting_pk)
+    back = request.POST.get("next", "")
+    if not back.startswith(f"/meetings/{meeting.pk}/questions/") or "//" in back:
+        back = reverse("questions:feed", args=[meeting.pk])
+    if not request.user.is_authenticated:
+        if request.htmx:
+            return HttpResponse(_("Sign in to vote for questions."), status=403)
+        return redirect_to_login(back)
+    question = Question.objects.filter(pk=pk).select_related("meeting").first()
+    if question is None:
+        return _vote_error(request, meeting, _("There is no such question."), 404)
+    action = request.POST.get("action", "add")
+    if action not in {"add", "remove"}:
+        return _vote_error(request, meeting, _("Choose to add or withdraw your vote."), 400)
+    try:
+        if action == "add":
+            services.question_vote(
+                meeting=meeting, question=question, user=request.user, ip=client_ip(request)
+            )
+        else:
+            services.question_unvote(
+                meeting=meeting, question=question, user=request.user, ip=client_ip(request)
+            )
+    except services.QuestionError as exc:
+        return _vote_error(request, meeting, str(exc), exc.status)
+    if request.htmx:
+        question.refresh_from_db()
+        question.voted = action == "add"
+        return render(
+            request,
+            "questions/includes/_vote.html",
+            {"question": question, "meeting": meeting, "next": back},
+        )
+    return redirect(back + f"#question-{question.pk}")
+
+
+def _vote_error(request: HttpRequest, meeting: Meeting, message: str, status: int) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(message, status=status)
+    messages.error(request, message)
+    return _feed_page(request, meeting, status=status)
