@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "engagement.core",
     # Modules.
     "webcast",
+    "webcast.questions",
     "consultations",
     "budgets",
     "social",
