@@ -162,6 +162,7 @@ def test_staff_build_and_publish_a_consultation(browser, asgi_live_server, axe_c
         page.get_by_role("link", name="Overview").click()
         page.get_by_role("button", name="Publish").click()
         assert "The consultation is published." in page.locator("main").text_content()
+        axe_check(page, context="staff overview")
         consultation = in_thread(lambda: Consultation.objects.get(title="Play parks"))
         assert consultation.phase == "open"
         for path in ["enter/", "import/", "responses/", "analysis/", "outcome/", "edit/"]:
