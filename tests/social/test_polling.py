@@ -315,3 +315,34 @@ def test_a_javascript_link_in_a_payload_is_not_kept(fake_mastodon, mastodon_sour
     assert post.url == ""
     mastodon_source.refresh_from_db()
     assert mastodon_source.posts_read == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_bluesky_server_errors_back_off(fake_bluesky, bluesky_source, status):
+    fake_bluesky.add_post("Hello")
+    fake_bluesky.fail_next(status, times=2, body={"error": "InternalServerError"})
+    result = poll(bluesky_source)
+    assert result.status == "failing"
+    bluesky_source.refresh_from_db()
+    assert bluesky_source.failures == 1
+    assert bluesky_source.next_poll_at > timezone.now()
+    assert Post.objects.count() == 0
+
+
+def test_mastodon_timeout_and_recovery(fake_mastodon, mastodon_source, monkeypatch):
+    monkeypatch.setattr("social.clients.TIMEOUT", 0.3)
+    fake_mastodon.add_post("Hello")
+    fake_mastodon.delay_next(1.0)
+    result = poll(mastodon_source)
+    assert result.status == "failing"
+    assert "Mastodon" in result.error
+    assert poll(mastodon_source).status == "ok"
+    assert Post.objects.count() == 1
+
+
+def test_bluesky_bad_app_password_is_permanent(fake_bluesky, bluesky_source):
+    bluesky_source.secret = "wrong"
+    bluesky_source.save()
+    result = poll(bluesky_source)
+    assert result.status == "failing"
+    assert result.next_poll_at - timezone.now() > timedelta(minutes=55)
