@@ -160,13 +160,17 @@ def browse(consultation: Consultation, filters: dict[str, Any]) -> QuerySet[Resp
     return found.order_by("-submitted_at", "-pk")
 
 
-def question_counts(consultation: Consultation) -> list[dict[str, Any]]:
+def question_counts(
+    consultation: Consultation, filters: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """For each closed question of every version (by key, current wording): how many chose each
     option, as rows for a table and a bar chart. Ranking counts first preferences and the mean
-    rank; matrix counts each row's columns."""
+    rank; matrix counts each row's columns. ``filters`` (as :func:`browse` takes them) count only
+    some responses: one ward's, one channel's, a period's."""
     version = consultation.current_version
     if version is None:
         return []
+    chosen = browse(consultation, filters).values("pk") if filters else None
     result = []
     for question in questions(version):
         if question.kind not in CHOICE_KINDS or question.section.equality:
@@ -175,8 +179,10 @@ def question_counts(consultation: Consultation) -> list[dict[str, Any]]:
             response__consultation=consultation,
             response__state=Response.State.SUBMITTED,
             question__key=question.key,
-        ).values_list("value", flat=True)
-        result.append(_count(question, values.iterator(chunk_size=2000)))
+        )
+        if chosen is not None:
+            values = values.filter(response__in=chosen)
+        result.append(_count(question, values.values_list("value", flat=True).iterator(2000)))
     return result
 
 

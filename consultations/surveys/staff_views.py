@@ -492,9 +492,13 @@ def response_detail(request: HttpRequest, pk: int, response_id: int) -> HttpResp
 @require_GET
 def analysis(request: HttpRequest, pk: int) -> HttpResponse:
     consultation = _get(pk)
+    form = FilterForm(request.GET or None, consultation=consultation)
+    filters = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
     context = {
         "consultation": consultation,
-        "counts": selectors.question_counts(consultation),
+        "form": form,
+        "filtered": bool(filters),
+        "counts": selectors.question_counts(consultation, filters),
         "equality": selectors.equality_counts(consultation),
         "channels": selectors.channel_counts(consultation),
         "themes": selectors.theme_counts(consultation),

@@ -417,3 +417,21 @@ def test_exports_of_a_consultation_without_responses_are_valid(staff):
     assert exports.csv_text(consultation).splitlines() == [
         "reference,submitted_at,channel,ward,version,do-you-agree,why-not,which-days-do-you-visit"
     ]
+
+
+def test_analysis_counts_one_ward_or_channel(staff_client, staff):
+    consultation = make_consultation(staff)
+    seed_responses(consultation, staff, n=3)
+    responses.response_record(
+        consultation=consultation,
+        raw={"do-you-agree": "no"},
+        channel="phone",
+        token="p",
+        actor=staff,
+    )
+    everyone = selectors.question_counts(consultation)[0]
+    assert [(r["value"], r["count"]) for r in everyone["rows"]] == [("yes", 2), ("no", 2)]
+    by_phone = selectors.question_counts(consultation, {"channel": "phone"})[0]
+    assert [(r["value"], r["count"]) for r in by_phone["rows"]] == [("yes", 0), ("no", 1)]
+    page = staff_client.get(f"/staff/consultations/{consultation.pk}/analysis/?channel=phone")
+    assert "Counting only the responses that match the filter." in page.content.decode()
