@@ -152,7 +152,7 @@ if REDIS_URL:
     # cache instance, i.e. per request under ASGI).
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "engagement.core.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_PREFIX", default="moot"),
         }

@@ -60,7 +60,7 @@ def test_production_uses_redis_for_channels_cache_and_celery():
     result = _manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
     assert result.stdout.splitlines() == [
         "channels_redis.core.RedisChannelLayer",
-        "django_redis.cache.RedisCache",
+        "engagement.core.cache.RedisCache",
         "redis://cache.internal:6379/0",
         "True True 31536000",
         "[\"'self'\"]",
