@@ -134,10 +134,18 @@ def page(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             later = [i for i in shown if i > index]
             if returning:
                 # A changed answer may have revealed a required question: ask it first.
+                visible = set(
+                    visible_keys(
+                        items_for(selectors.questionnaire(response.version_id)), response.draft
+                    )
+                )
                 missing = [
                     i
                     for i in later
-                    if any(q.required and q.key not in response.draft for q in page_list[i])
+                    if any(
+                        q.required and q.key in visible and q.key not in response.draft
+                        for q in page_list[i]
+                    )
                 ]
                 if missing:
                     url = reverse(

@@ -258,3 +258,25 @@ def test_a_changed_answer_that_reveals_a_required_question_asks_it(client, staff
     assert client.post(changed.url, {"q-why-not": "Buses", "change": "1"}).url == (
         f"/consultations/{slug}/respond/check/"
     )
+
+
+def test_changing_an_answer_skips_required_questions_it_hides(client, staff):
+    from consultations.surveys.models import Question
+
+    consultation = make_consultation(staff, published=False, layout=Consultation.Layout.SECTION)
+    first = consultation.current_version.sections.get()
+    later = services.section_save(
+        actor=staff, version=consultation.current_version, title="More", title_cy="Mwy"
+    )
+    Question.objects.filter(key__in=["why-not", "which-days-do-you-visit"]).update(section=later)
+    Question.objects.filter(key="why-not").update(required=True)
+    services.consultation_publish(actor=staff, consultation=consultation)
+    assert first.questions.count() == 1
+    slug = consultation.slug
+    client.post(f"/consultations/{slug}/start/")
+    client.post(f"/consultations/{slug}/respond/1/", {"q-do-you-agree": "yes"})
+    client.post(f"/consultations/{slug}/respond/2/", {})
+    changed = client.post(
+        f"/consultations/{slug}/respond/1/", {"q-do-you-agree": "yes", "change": "1"}
+    )
+    assert changed.url == f"/consultations/{slug}/respond/check/"
