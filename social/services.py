@@ -199,6 +199,17 @@ def posts_store(*, source: Source, posts: list[Fetched]) -> list[int]:
         return []
     unique: dict[str, Fetched] = {}
     for fetched in posts:
+        for name in (
+            "external_id",
+            "author_id",
+            "author_handle",
+            "author_name",
+            "in_reply_to_id",
+            "conversation_id",
+            "url",
+        ):
+            setattr(fetched, name, _without_nul(getattr(fetched, name)))
+        fetched.external_id = fetched.external_id[:200]
         unique.setdefault(fetched.external_id, fetched)
     existing = set(
         Post.objects.filter(network=source.network, external_id__in=list(unique)).values_list(
@@ -270,7 +281,19 @@ def _bounded(raw: dict[str, Any], limit: int = 32_000) -> dict[str, Any]:
         return {"unreadable": True}
     if size > limit:
         return {"truncated": True, "size": size}
-    return json.loads(json.dumps(raw, default=str))
+    return _without_nul(json.loads(json.dumps(raw, default=str)))
+
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL refuses NUL characters in text and jsonb: a payload carrying one must not
+    stop the poll, so they are dropped from every string (keys included)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 # --- routing ------------------------------------------------------------------------------------

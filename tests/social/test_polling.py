@@ -346,3 +346,22 @@ def test_bluesky_bad_app_password_is_permanent(fake_bluesky, bluesky_source):
     result = poll(bluesky_source)
     assert result.status == "failing"
     assert result.next_poll_at - timezone.now() > timedelta(minutes=55)
+
+
+def test_nul_and_control_characters_in_a_payload_do_not_stop_the_poll(fake_x, x_source):
+    fake_x.add_post(
+        "Bins\x00 not\u202e collected", mentions=fake_x.council_id, extra={"note": "a\x00b"}
+    )
+    assert poll(x_source).status == "ok"
+    post = Post.objects.get()
+    assert post.text == "Bins not collected"
+    assert post.raw["note"] == "ab"
+
+
+def test_nul_in_ids_and_handles_does_not_stop_the_poll(fake_mastodon, mastodon_source):
+    fake_mastodon.add_post("Hello")
+    fake_mastodon.statuses[-1]["account"]["acct"] = "gw\x00en"
+    fake_mastodon.statuses[-1]["url"] = "https://m.example/\x00x"
+    assert poll(mastodon_source).status == "ok"
+    post = Post.objects.get()
+    assert (post.author_handle, post.url) == ("gwen", "https://m.example/x")
