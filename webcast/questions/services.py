@@ -321,10 +321,12 @@ def _votes_changed(meeting: Meeting) -> None:
 # --- moderation ----------------------------------------------------------------------------------
 
 
-def _locked(question: Question, allowed: tuple[str, ...], doing: str) -> Question:
-    """The question's row, locked, if it is in one of the ``allowed`` states."""
+def _locked(question: Question, allowed: tuple[str, ...], doing: str, seen: str = "") -> Question:
+    """The question's row, locked, if it is in one of the ``allowed`` states and, when the
+    moderator's page said which state it showed (``seen``), still in that one: so a moderator
+    acting on what they saw never overrides what another moderator did a moment before."""
     locked = Question.objects.select_for_update().select_related("meeting").get(pk=question.pk)
-    if locked.state not in allowed:
+    if locked.state not in allowed or (seen and locked.state != seen):
         raise Conflict(
             _(
                 "This question cannot be %(doing)s: it is now “%(state)s” (someone may have "
@@ -346,12 +348,13 @@ def question_approve(
     question: Question,
     text: str | None = None,
     item: AgendaItem | None | bool = False,
+    seen: str = "",
 ) -> Question:
     """Approve a pending question, optionally editing it first: the original stays in the
     audit log. ``item=False`` leaves the agenda item as it is. Only from pending: a moderator
     pressing "approve" on a question another has just rejected is told so (see
     :func:`question_restore` to bring back a hidden or rejected one on purpose)."""
-    question = _locked(question, (S.PENDING,), _("approved"))
+    question = _locked(question, (S.PENDING,), _("approved"), seen)
     before = question.state
     _apply_edit(actor, question, text, item)
     question.state = S.APPROVED
@@ -364,9 +367,9 @@ def question_approve(
 
 
 @transaction.atomic
-def question_restore(*, actor: Any, question: Question) -> Question:
+def question_restore(*, actor: Any, question: Question, seen: str = "") -> Question:
     """Bring a hidden or rejected question back to the approved list."""
-    question = _locked(question, (S.HIDDEN, S.REJECTED), _("restored"))
+    question = _locked(question, (S.HIDDEN, S.REJECTED), _("restored"), seen)
     before = question.state
     question.state, question.reject_reason = S.APPROVED, ""
     question.moderated_at = timezone.now()
@@ -412,12 +415,14 @@ def _apply_edit(
 
 
 @transaction.atomic
-def question_reject(*, actor: Any, question: Question, reason: str = "") -> Question:
+def question_reject(
+    *, actor: Any, question: Question, reason: str = "", seen: str = ""
+) -> Question:
     """Reject with a reason only staff see (from pending, or an approved one not yet answered)."""
     reason = _SPACES.sub(" ", _printable(reason)).strip()
     if len(reason) > 500:
         raise ValidationError({"reason": [_("The reason must be 500 characters or fewer.")]})
-    question = _locked(question, (S.PENDING, S.APPROVED), _("rejected"))
+    question = _locked(question, (S.PENDING, S.APPROVED), _("rejected"), seen)
     before = question.state
     question.state, question.reject_reason = S.REJECTED, reason
     question.moderated_at = timezone.now()
@@ -428,8 +433,10 @@ def question_reject(*, actor: Any, question: Question, reason: str = "") -> Ques
 
 
 @transaction.atomic
-def question_hide(*, actor: Any, question: Question) -> Question:
-    question = _locked(question, (S.PENDING, S.APPROVED, S.ANSWERING, S.ANSWERED), _("hidden"))
+def question_hide(*, actor: Any, question: Question, seen: str = "") -> Question:
+    question = _locked(
+        question, (S.PENDING, S.APPROVED, S.ANSWERING, S.ANSWERED), _("hidden"), seen
+    )
     before = question.state
     question.state = S.HIDDEN
     question.moderated_at = timezone.now()
@@ -486,10 +493,10 @@ def question_merge(*, actor: Any, question: Question, into: Question) -> Questio
 
 
 @transaction.atomic
-def question_answering(*, actor: Any, question: Question) -> Question:
+def question_answering(*, actor: Any, question: Question, seen: str = "") -> Question:
     """ "Now answering": the time is kept so the recording can be opened at that moment. The
     question answered before it (if any) is marked answered at the same time."""
-    question = _locked(question, (S.APPROVED, S.ANSWERED), _("answered now"))
+    question = _locked(question, (S.APPROVED, S.ANSWERED), _("answered now"), seen)
     meeting = Meeting.objects.select_for_update().get(pk=question.meeting_id)
     if not meeting.is_on_air:
         raise QuestionError(_("The meeting is not live."))
@@ -508,9 +515,9 @@ def question_answering(*, actor: Any, question: Question) -> Question:
 
 
 @transaction.atomic
-def question_answered(*, actor: Any, question: Question) -> Question:
+def question_answered(*, actor: Any, question: Question, seen: str = "") -> Question:
     """Mark answered (from "now answering", or straight from approved)."""
-    question = _locked(question, (S.APPROVED, S.ANSWERING), _("marked answered"))
+    question = _locked(question, (S.APPROVED, S.ANSWERING), _("marked answered"), seen)
     meeting = question.meeting
     now = timezone.now()
     if question.state == S.APPROVED and not meeting.is_on_air:

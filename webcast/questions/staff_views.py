@@ -85,24 +85,25 @@ def act(request: HttpRequest, meeting_pk: int, pk: int) -> HttpResponse:
     question = get_object_or_404(Question, pk=pk, meeting=meeting)
     action = request.POST.get("action", "")
     actor = request.user
+    seen = request.POST.get("seen", "")[:10]  # the state the moderator's page showed
     try:
         if action == "approve":
-            services.question_approve(actor=actor, question=question)
+            services.question_approve(actor=actor, question=question, seen=seen)
         elif action == "restore":
-            services.question_restore(actor=actor, question=question)
+            services.question_restore(actor=actor, question=question, seen=seen)
         elif action == "hide":
-            services.question_hide(actor=actor, question=question)
+            services.question_hide(actor=actor, question=question, seen=seen)
         elif action == "reject":
             form = RejectForm(request.POST)
             if not form.is_valid():
                 raise ValidationError(_("The reason must be 500 characters or fewer."))
             services.question_reject(
-                actor=actor, question=question, reason=form.cleaned_data["reason"]
+                actor=actor, question=question, reason=form.cleaned_data["reason"], seen=seen
             )
         elif action == "answering":
-            services.question_answering(actor=actor, question=question)
+            services.question_answering(actor=actor, question=question, seen=seen)
         elif action == "answered":
-            services.question_answered(actor=actor, question=question)
+            services.question_answered(actor=actor, question=question, seen=seen)
         elif action == "ban":
             services.participant_ban(
                 actor=actor, question=question, reason=request.POST.get("reason", "")[:500]

@@ -183,6 +183,13 @@ def test_staff_moderate_without_javascript(meeting, resident, staff, staff_clien
     response = staff_client.post(staff_url(meeting, f"{question.pk}/act/"), {"action": "approve"})
     assert response.status_code == 409
     assert "someone may have acted on it first" in response.content.decode()
+    # ...or rejects from the same stale queue (the form says it showed the question waiting).
+    response = staff_client.post(
+        staff_url(meeting, f"{question.pk}/act/"), {"action": "reject", "seen": "pending"}
+    )
+    assert response.status_code == 409
+    question.refresh_from_db()
+    assert question.state == S.APPROVED
     response = staff_client.post(
         staff_url(meeting, f"{question.pk}/act/"), {"action": "reject", "reason": "Duplicate"}
     )
