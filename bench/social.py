@@ -67,8 +67,9 @@ def run(quick: bool) -> dict[str, Any]:
         source_id = _make_source(ws, council_id, TOKEN)
         broker = Celery(broker=ws.env["REDIS_URL"])
         db_url = ws.env["DATABASE_URL"]
-        with _celery_worker(ws), psycopg.connect(db_url, autocommit=True) as db:
+        with _celery_worker(ws) as worker_group, psycopg.connect(db_url, autocommit=True) as db:
             time.sleep(3)  # the worker's processes start
+            cpu_before = _cpu(worker_group)
             _stack.log(f"polling {posts} posts")
             started = time.monotonic()
             deadline = started + (120 if quick else 900)
@@ -86,8 +87,18 @@ def run(quick: bool) -> dict[str, Any]:
                     last_send = time.monotonic()
                 time.sleep(0.1)
             wall = time.monotonic() - started
+            cpu_after = _cpu(worker_group)
             _stack.log(f"done in {wall:.1f} s; auditing")
             result = _audit(db, source_id, served)
+    worker_s = cpu_after["worker"] - cpu_before["worker"]
+    postgres_s = cpu_after["postgres"] - cpu_before["postgres"]
+    result["cpu_ms_per_post"] = {
+        "worker": round(worker_s * 1000 / posts, 3),
+        "postgres": round(postgres_s * 1000 / posts, 3),
+    }
+    # What two quiet cores could do: the CPU a post costs (worker and PostgreSQL), not the
+    # wall time on a shared machine.
+    result["posts_per_s_2_quiet_cores"] = round(2 * posts / max(worker_s + postgres_s, 1e-9), 1)
     result.update(
         {
             "quick": quick,
@@ -176,8 +187,30 @@ def _make_source(ws: _stack.Workspace, council_id: str, token: str) -> int:
     return int(_stack.manage(ws, "shell", "--no-imports", "-c", call).strip().splitlines()[-1])
 
 
+def _cpu(worker_group: int) -> dict[str, float]:
+    """CPU seconds so far of the worker's process group and of the PostgreSQL backends
+    connected to the bench database."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"worker": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[2]) == worker_group:
+            totals["worker"] += seconds
+        elif command.startswith("postgres:") and f" {_stack.DATABASE} " in command:
+            totals["postgres"] += seconds
+    return totals
+
+
 @contextmanager
-def _celery_worker(ws: _stack.Workspace) -> Iterator[None]:
+def _celery_worker(ws: _stack.Workspace) -> Iterator[int]:
     command = [
         sys.executable, "-m", "celery", "-A", "engagement", "worker",
         "--concurrency", str(CONCURRENCY), "--loglevel", "warning",
@@ -194,7 +227,7 @@ def _celery_worker(ws: _stack.Workspace) -> Iterator[None]:
             start_new_session=True,
         )
         try:
-            yield
+            yield process.pid
         finally:
             _stack.stop(process)
 
@@ -273,6 +306,9 @@ def table(result: dict[str, Any]) -> str:
             f"{result['duplicate_cases']}",
             f"cases / joined replies / ignored  {result['cases']} / {result['joined_replies']} / "
             f"{result['ignored']}",
+            f"CPU per post: worker {result['cpu_ms_per_post']['worker']} ms, PostgreSQL "
+            f"{result['cpu_ms_per_post']['postgres']} ms -> about "
+            f"{result['posts_per_s_2_quiet_cores']} posts/s on two quiet cores",
             f"ok: {result['ok']}   targets met: {result['targets_met']}",
         ]
     )
