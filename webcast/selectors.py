@@ -140,7 +140,9 @@ def control_state(meeting: Meeting) -> dict[str, Any]:
 def control_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
     """The ``webcast-control.<id>`` stream's state: the ingest health panel."""
     meeting = meetings_base().get(pk=int(key))
-    html = render_to_string("webcast/staff/includes/_health.html", control_state(meeting))
+    html = render_to_string(
+        "webcast/staff/includes/_health.html", control_state(meeting) | {"oob": True}
+    )
     return "webcast.health", html, {"health": meeting.health, "error": meeting.ingest_error}
 
 

@@ -205,7 +205,9 @@ def meeting_ingest_set(*, actor: Any, meeting: Meeting, enabled: bool) -> Meetin
 
 
 def _publish_status(meeting: Meeting) -> None:
-    html = render_to_string("webcast/includes/_status.html", {"meeting": meeting})
+    # Pushed fragments swap themselves in out of band; the page renders them without the flag
+    # (an htmx swap of a page part would otherwise take them out of it).
+    html = render_to_string("webcast/includes/_status.html", {"meeting": meeting, "oob": True})
     publish(
         stream=meeting.stream,
         event="meeting.status",
@@ -345,7 +347,9 @@ def _publish_agenda(meeting: Meeting) -> None:
     from .selectors import agenda_context
 
     if meeting.status in {S.SCHEDULED, S.LIVE, S.ADJOURNED}:
-        html = render_to_string("webcast/includes/_agenda.html", agenda_context(meeting))
+        html = render_to_string(
+            "webcast/includes/_agenda.html", agenda_context(meeting) | {"oob": True}
+        )
         current = meeting.current_item_id
         publish(stream=meeting.stream, event="meeting.agenda", html=html, payload={"item": current})
 
@@ -426,7 +430,7 @@ def meeting_speaker_set(
     publish(
         stream=meeting.stream,
         event="meeting.speaker",
-        html=render_to_string("webcast/includes/_speaker.html", {"meeting": meeting}),
+        html=render_to_string("webcast/includes/_speaker.html", {"meeting": meeting, "oob": True}),
         payload={"name": name, "role": meeting.current_speaker_role},
     )
     return mark

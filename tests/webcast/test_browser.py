@@ -4,11 +4,13 @@ axe-core finds nothing on the meeting, player, archive and staff pages."""
 
 import mimetypes
 import subprocess
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from webcast import pipeline, services
@@ -160,3 +162,55 @@ def test_webcast_pages_have_no_axe_violations(
     page.goto(asgi_live_server.url + "/staff/meetings/new/")
     page.locator("main form button.govuk-button").click()
     axe_check(page, context=f"meeting form errors ({language})")
+
+
+def test_control_room_updates_live_and_its_buttons_work(page, asgi_live_server, staff):
+    meeting = make_meeting(actor=staff, title="Cabinet")
+    services.agenda_item_create(actor=staff, meeting=meeting, number="1", title="Apologies")
+    item = services.agenda_item_create(actor=staff, meeting=meeting, number="2", title="Budget")
+    client = Client()
+    client.force_login(staff)
+    page.context.add_cookies(
+        [
+            {
+                "name": "sessionid",
+                "value": client.cookies["sessionid"].value,
+                "url": asgi_live_server.url,
+            }
+        ]
+    )
+    viewer = page.context.new_page()  # a resident watching the meeting page
+    with viewer.expect_websocket():
+        viewer.goto(asgi_live_server.url + meeting.get_absolute_url())
+    with page.expect_websocket():
+        page.goto(asgi_live_server.url + f"/staff/meetings/{meeting.pk}/control/")
+    page.get_by_role("button", name="Go live").click()
+    page.get_by_text("The meeting is live.").wait_for()
+    page.get_by_role("button", name="2. Budget").click()
+    page.get_by_text("Now on item 2.").wait_for()
+    assert meeting.item_marks.get().item_id == item.pk
+    # The resident's page follows without a reload.
+    viewer.get_by_text("This meeting is being webcast now.").wait_for(timeout=10000)
+    viewer.locator(f"#item-{item.pk}[aria-current=true]").wait_for(timeout=10000)
+    page.get_by_role("button", name="Adjourn (show the slate)").click()
+    page.get_by_role("button", name="Resume").wait_for()
+    viewer.get_by_text("The meeting is adjourned.").wait_for(timeout=10000)
+    viewer.close()
+
+    # Health pushed by the supervisor (here: the service it calls) appears without a reload.
+    page.wait_for_function("() => document.querySelector('[data-moot-stream^=webcast-control]')")
+
+    def supervisor_reports() -> None:  # another thread: Playwright owns this one's event loop
+        try:
+            services.ingest_health_record(
+                meeting_id=meeting.pk,
+                health={"fps": 24.97, "bitrate_kbps": 3172.5, "speed": 1.01, "dropped": 3},
+            )
+        finally:
+            connection.close()
+
+    reporter = threading.Thread(target=supervisor_reports)
+    reporter.start()
+    reporter.join(timeout=10)
+    page.locator("#ingest-health", has_text="3172.5").wait_for(timeout=10000)
+    assert "24.97" in page.locator("#ingest-health").inner_text()
