@@ -108,6 +108,15 @@ def test_the_agenda_follows_what_the_viewer_is_watching(page, asgi_live_server, 
     )
     assert page.evaluate("() => document.getElementById('moot-video').currentTime") < 6
 
+    # A shared link with ?t= (the wall-clock time, in seconds) starts the viewer there.
+    at = int(two.marks.get().at.timestamp()) + 2
+    page.goto(asgi_live_server.url + meeting.get_absolute_url() + f"?t={at}#player")
+    page.evaluate("() => { document.getElementById('moot-video').muted = true; }")
+    page.wait_for_function(
+        f"() => document.querySelector('#agenda')?.dataset.playing === '{two.pk}'", timeout=20000
+    )
+    assert 7 < page.evaluate("() => document.getElementById('moot-video').currentTime") < 10
+
 
 def test_without_javascript_the_page_still_has_agenda_documents_and_stream_link(
     browser, asgi_live_server, live_meeting
