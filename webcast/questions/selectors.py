@@ -194,5 +194,7 @@ def votes_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
 def chair_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
     """``questions-mod.<meeting>``: the chair's list and the approved list, re-rendered."""
     meeting = Meeting.objects.get(pk=int(key))
-    html = render_to_string("questions/staff/includes/_panels.html", staff_context(meeting))
+    html = render_to_string(
+        "questions/staff/includes/_panels.html", {**staff_context(meeting), "oob": True}
+    )
     return "questions.staff", html, {}

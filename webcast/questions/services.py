@@ -628,7 +628,9 @@ def question_settings_update(
 
 
 def _publish_status(meeting: Meeting) -> None:
-    html = render_to_string("questions/includes/_status.html", selectors.status_context(meeting))
+    html = render_to_string(
+        "questions/includes/_status.html", {**selectors.status_context(meeting), "oob": True}
+    )
     publish(stream=selectors.public_stream(meeting), event="questions.status", html=html)
 
 
@@ -648,7 +650,9 @@ def _published(question: Question, *, event: str, was: str = "") -> None:
     elif public_now:
         html = render_to_string("questions/includes/_pushed_changed.html", {"question": question})
     if html or event in {"question.answering", "question.answered"}:
-        html += render_to_string("questions/includes/_now.html", selectors.now_context(meeting))
+        html += render_to_string(
+            "questions/includes/_now.html", {**selectors.now_context(meeting), "oob": True}
+        )
         publish(
             stream=selectors.public_stream(meeting),
             event=event,
