@@ -30,3 +30,8 @@ class QuestionsConfig(AppConfig):
         personal_data.register(
             "questions", export=services.questions_export, anonymise=services.questions_anonymise
         )
+        from social import routing
+
+        from .social import meeting_hashtag_diverter
+
+        routing.register_diverter(meeting_hashtag_diverter)

@@ -623,6 +623,9 @@ def question_settings_update(
             actor=actor, action="question_settings.update", target=meeting, changes=changes
         )
     selectors.settings_forget()
+    from .social import hashtags
+
+    hashtags.forget()  # type: ignore[attr-defined]
     _publish_status(meeting)
     return settings
 
