@@ -1,4 +1,4 @@
-"""The ASGI handler for Django's HTTP side: the middleware chain and the view in one thread hop.
+"""The ASGI handler for Django's HTTP side: a request's sync work in one thread hop.
 
 Django's own ``ASGIHandler`` builds its middleware chain in async mode. Our views are sync and
 most middleware (the project's, WhiteNoise's) is sync-only, so every request then crosses between
@@ -7,10 +7,13 @@ middleware's hooks: about a dozen hand-offs a request, each waking a thread and 
 load that was most of a request's CPU time (a ballot: 6.1 ms under 50-way concurrency, of which
 the middleware and view take about 2.5 ms when run straight through).
 
-This handler builds the chain in sync mode and runs it, view included, in one
-``sync_to_async`` call per request (thread-sensitive, so per-request state such as the database
-connection stays on one thread). Everything else (reading the body, disconnects, streaming the
-response, signals) is Django's. An ``async def`` view still works: Django's sync path wraps it.
+This handler builds the chain in sync mode and runs, in one thread-sensitive ``sync_to_async``
+call per request: the ``request_started`` signal, the middleware chain and the view, and, for a
+response whose body is in memory (not streaming), ``response.close()`` (which sends
+``request_finished``, returning the database connection on the thread that took it). The event
+loop then only sends the bytes. Reading the body, watching for a disconnect and streaming are
+Django's own methods; the flow of :meth:`handle` follows Django 5.2's. An ``async def`` view still
+works: Django's sync path wraps it.
 
 Django also starts a new thread for every request (a fresh ``ThreadSensitiveContext``) and joins
 it afterwards; under load, starting threads was a fifth of the server's CPU. Here each request
@@ -18,13 +21,18 @@ borrows a single-thread executor from a per-process stock and returns it when do
 are reused while every thread-sensitive call of one request still runs on one thread.
 """
 
+import asyncio
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers import base
-from django.core.handlers.asgi import ASGIHandler
-from django.http import FileResponse, HttpRequest, HttpResponseBase
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
 
 
 class RequestThreads:
@@ -63,12 +71,64 @@ class SyncChainASGIHandler(ASGIHandler):
         finally:
             self.threads.give_back(executor)
 
-    async def run_get_response(self, request: HttpRequest) -> HttpResponseBase:
-        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
-        response._handler_class = self.__class__
-        if isinstance(response, FileResponse):
-            response.block_size = self.chunk_size
-        return response
+    def respond(self, scope: dict, body_file: Any) -> tuple[HttpResponseBase, bool]:
+        """Everything a request needs from the request thread: the response, and whether it
+        is closed already (a body in memory is; a streaming one is closed after sending)."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        if response.streaming:
+            return response, False
+        response.close()
+        return response, True
+
+    async def handle(self, scope: dict, receive: Any, send: Any) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+
+        async def process_request() -> tuple[HttpResponseBase, bool]:
+            response, closed = await sync_to_async(self.respond, thread_sensitive=True)(
+                scope, body_file
+            )
+            # A client that disconnects while the response is being sent cancels the sending.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.send_response(response, send)
+            return response, closed
+
+        # As Django: watch for a disconnect while the response is made, and stop making it then.
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request()),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            response, closed = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if not closed:
+                await sync_to_async(response.close, thread_sensitive=True)()
+        body_file.close()
 
 
 def get_asgi_application() -> SyncChainASGIHandler:

@@ -18,7 +18,7 @@ def ward(transactional_db):
 
 
 async def call(
-    path: str, method: str = "GET", body: bytes = b"", headers=()
+    path: str, method: str = "GET", body: bytes = b"", headers=(), disconnect_after: float = 0
 ) -> tuple[int, dict, bytes]:
     from engagement.asgi import application
 
@@ -41,6 +41,9 @@ async def call(
     async def receive():
         if messages:
             return messages.pop()
+        if disconnect_after:
+            await asyncio.sleep(disconnect_after)
+            return {"type": "http.disconnect"}
         await asyncio.Event().wait()  # the client stays connected
         return {}
 
@@ -50,6 +53,8 @@ async def call(
         sent.append(message)
 
     await application(scope, receive, send)
+    if not sent:
+        return 0, {}, b""
     start = sent[0]
     headers_out = {k.decode().lower(): v.decode() for k, v in start["headers"]}
     content = b"".join(m.get("body", b"") for m in sent[1:])
@@ -95,3 +100,32 @@ async def test_request_threads_are_reused_not_started_per_request(ward):
     assert len(threads._idle) == 1  # one thread served the five in turn
     await asyncio.gather(*(call(f"/wards/{ward.slug}/") for _ in range(8)))
     assert 1 <= len(threads._idle) <= 8
+
+
+@pytest.fixture
+def two_wards(ward):
+    return ward, WardFactory(name="Bryn")
+
+
+async def test_a_streamed_body_reads_the_database_on_the_request_thread(settings, two_wards):
+    from tests.core import urls_asgi
+
+    settings.ROOT_URLCONF = "tests.core.urls_asgi"
+    urls_asgi.finished.clear()
+    status, headers, content = await call("/streamed/")
+    assert status == 200
+    assert content == b"Aberffin Central\nBryn\n"
+    assert urls_asgi.finished == ["streamed"]
+
+
+async def test_a_client_that_leaves_early_gets_nothing_and_breaks_nothing(settings, ward):
+    from tests.core import urls_asgi
+
+    settings.ROOT_URLCONF = "tests.core.urls_asgi"
+    urls_asgi.finished.clear()
+    status, _, _ = await call("/slow/", disconnect_after=0.05)
+    assert status == 0  # nothing was sent to a client that had gone
+    await asyncio.sleep(0.4)  # the view, in its thread, still runs to the end
+    assert urls_asgi.finished == ["slow"]
+    status, _, content = await call("/slow/")  # and the next request is served as usual
+    assert (status, content) == (200, b"late")
