@@ -88,3 +88,20 @@ class SettingsForm(forms.Form):
     hashtag = forms.CharField(
         label=_("Hashtag for social media questions"), max_length=60, required=False
     )
+
+
+class StaffAddForm(forms.Form):
+    text = forms.CharField(
+        label=_("Question received another way (email, phone, in the room)"),
+        max_length=MAX_LENGTH * 4,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Enter the question.")},
+    )
+    display_name = forms.CharField(
+        label=_("Name to show (leave empty for “Anonymous”)"), max_length=200, required=False
+    )
+
+    def __init__(self, *args, meeting: Meeting, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"] = _item_field(meeting, _("Agenda item"))
+        self.order_fields(["text", "item", "display_name"])

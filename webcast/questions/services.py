@@ -194,6 +194,48 @@ def question_ask(
     return question
 
 
+@transaction.atomic
+def question_add_by_staff(
+    *,
+    actor: Any,
+    meeting: Meeting,
+    text: str,
+    item: AgendaItem | None = None,
+    display_name: str = "",
+) -> Question:
+    """A question staff received another way (email, phone, a card in the public gallery),
+    approved as it is entered; audited. An empty name shows as "Anonymous"."""
+    errors: dict[str, list[str]] = {}
+    for check in (
+        lambda: clean_text(text),
+        lambda: _clean_name(display_name),
+        lambda: _check_item(meeting, item),
+    ):
+        try:
+            check()
+        except ValidationError as exc:
+            errors |= exc.message_dict
+    if errors:
+        raise ValidationError(errors)
+    if meeting.status in {Meeting.Status.ENDED, Meeting.Status.ARCHIVED}:
+        raise QuestionError(_("This meeting has ended: it no longer takes questions."))
+    name = _clean_name(display_name)
+    question = Question.objects.create(
+        meeting=meeting,
+        item=item,
+        display_name=name,
+        anonymous=not name,
+        text=clean_text(text),
+        flags=_flags(text),
+        state=S.APPROVED,
+        source=Question.Source.STAFF,
+        moderated_at=timezone.now(),
+    )
+    _audit(actor, "add", question, text=question.text)
+    _published(question, event="question.added")
+    return question
+
+
 def question_from_social(
     *,
     meeting: Meeting,

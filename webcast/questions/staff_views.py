@@ -23,7 +23,7 @@ from engagement.core.permissions import staff_required
 from webcast.models import Meeting
 
 from . import selectors, services
-from .forms import EditForm, RejectForm, SettingsForm
+from .forms import EditForm, RejectForm, SettingsForm, StaffAddForm
 from .models import Ban, Question
 
 S = Question.State
@@ -60,6 +60,7 @@ def _staff_context(meeting: Meeting) -> dict[str, Any]:
         "closed": selectors.closed_reason(meeting),
         "hidden_list": selectors.moderated(meeting, states=(S.HIDDEN, S.REJECTED)),
         "bans": list(Ban.objects.filter(meeting=meeting).select_related("user")),
+        "add_form": StaffAddForm(meeting=meeting),
     }
 
 
@@ -68,6 +69,29 @@ def _staff_context(meeting: Meeting) -> dict[str, Any]:
 def queue(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     meeting = _meeting(meeting_pk)
     return render(request, "questions/staff/queue.html", _staff_context(meeting))
+
+
+@staff_required
+@require_POST
+def add(request: HttpRequest, meeting_pk: int) -> HttpResponse:
+    """Enter a question received by email, phone or in the room (approved as entered)."""
+    meeting = _meeting(meeting_pk)
+    form = StaffAddForm(request.POST, meeting=meeting)
+    status = 400
+    if form.is_valid():
+        try:
+            services.question_add_by_staff(actor=request.user, meeting=meeting, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        except services.QuestionError as exc:
+            form.add_error(None, str(exc))
+            status = exc.status
+        else:
+            messages.success(request, _("The question is added to the approved list."))
+            return redirect("questions_staff:queue", meeting_pk=meeting.pk)
+    context = _staff_context(meeting) | {"add_form": form}
+    return render(request, "questions/staff/queue.html", context, status=status)
 
 
 @staff_required

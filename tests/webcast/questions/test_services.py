@@ -450,3 +450,21 @@ def test_export_and_anonymise(meeting, resident, staff):
         "Anonymous",
     )
     assert question.vote_count == 1
+
+
+def test_staff_enter_questions_received_another_way(meeting, staff):
+    question = services.question_add_by_staff(
+        actor=staff, meeting=meeting, text="From a card in the gallery?", display_name=""
+    )
+    assert (question.state, question.source, question.public_name) == (
+        S.APPROVED,
+        "staff",
+        "Anonymous",
+    )
+    assert AuditEntry.objects.get(action="question.add").changes == {
+        "text": "From a card in the gallery?"
+    }
+    with pytest.raises(ValidationError) as caught:
+        services.question_add_by_staff(actor=staff, meeting=meeting, text="<i>x</i>")
+    assert "text" in caught.value.message_dict
+    assert Question.objects.count() == 1

@@ -265,3 +265,15 @@ def test_html_from_social_posts_is_inert_on_every_view(live_meeting, staff, staf
         assert "<svg/onload" not in body
         assert not re.search(r'href="javascript:', body)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0].content.decode()
+
+
+def test_staff_add_a_question_from_the_queue_page(meeting, staff_client, resident_client):
+    url = staff_url(meeting, "add/")
+    assert resident_client.post(url, {"text": "By phone?"}).status_code == 403
+    bad = staff_client.post(url, {"text": "x" * 281})
+    assert bad.status_code == 400
+    assert "280 characters or fewer" in bad.content.decode()
+    assert Question.objects.count() == 0
+    good = staff_client.post(url, {"text": "By phone?", "display_name": "Mr Jones"})
+    assert good.status_code == 302
+    assert Question.objects.get().public_name == "Mr Jones"
