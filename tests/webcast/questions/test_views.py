@@ -277,3 +277,34 @@ def test_staff_add_a_question_from_the_queue_page(meeting, staff_client, residen
     good = staff_client.post(url, {"text": "By phone?", "display_name": "Mr Jones"})
     assert good.status_code == 302
     assert Question.objects.get().public_name == "Mr Jones"
+
+
+@pytest.mark.parametrize("who", ["visitor", "resident", "staff"])
+def test_busy_pages_make_the_same_number_of_queries_for_more_questions(
+    meeting, resident, staff, who
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    if who != "visitor":
+        client.force_login(resident if who == "resident" else staff)
+    url = staff_url(meeting) if who == "staff" else feed_url(meeting)
+    item = meeting.items.first()
+
+    def add(n: int) -> None:
+        for i in range(n):
+            question = Question.objects.create(
+                meeting=meeting, author=make_user(), text=f"Q{i}?", display_name="A", item=item
+            )
+            if i % 2:
+                services.question_approve(actor=staff, question=question)
+
+    add(2)
+    client.get(url)  # per-process caches (council and question settings) filled
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    add(12)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few)
