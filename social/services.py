@@ -316,12 +316,14 @@ def _publish_case(case: Case, event: str) -> None:
 def _publish_cases(changes: list[tuple[Case, str, list[int] | None]]) -> None:
     """One event per inbox stream for the whole batch, carrying every changed case's row."""
     by_stream: dict[str, list[tuple[Case, str]]] = {}
-    rows: dict[int, str] = {}
+    unique = list({case.pk: case for case, _, _ in changes}.values())
+    # One template render for the batch (a render per row costs more than the row), split.
+    separator = "<!-- moot:row -->"
+    html = render_to_string(
+        "social/includes/_case_rows_live.html", {"cases": unique, "separator": separator}
+    )
+    rows = dict(zip([c.pk for c in unique], html.split(separator), strict=False))
     for case, event, watcher_ids in changes:
-        if case.pk not in rows:
-            rows[case.pk] = render_to_string(
-                "social/includes/_case_row.html", {"case": case, "live": True}
-            )
         for stream in inbox_streams(case, watcher_ids):
             by_stream.setdefault(stream, []).append((case, event))
     for stream, items in by_stream.items():

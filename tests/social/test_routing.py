@@ -237,3 +237,18 @@ def test_a_portfolio_holder_who_is_also_a_ward_councillor_watches_once(wards):
     case = route(lon=-3.19, lat=51.49, text="planning notice")
     assert case.owner == wards["anwen"]
     assert list(case.watchers.all()) == [wards["bryn"]]
+
+
+def test_a_batch_publishes_one_event_per_inbox_with_only_its_cases(wards):
+    canol = PostFactory(text="Canol thing", lon=-3.19, lat=51.49)
+    glan = PostFactory(text="Glan thing", lon=-3.17, lat=51.49)
+    routed = services.posts_route(post_ids=[canol.pk, glan.pk])
+    staff_event = StreamEvent.objects.get(stream="social-inbox.staff")
+    assert staff_event.payload == {"cases": [routed[canol.pk].pk, routed[glan.pk].pk]}
+    assert staff_event.html.count("<template>") == 2
+    assert "Canol thing" in staff_event.html
+    assert "Glan thing" in staff_event.html
+    ceri = StreamEvent.objects.get(stream=f"social-inbox.{wards['ceri'].pk}")
+    assert "Glan thing" in ceri.html
+    assert "Canol thing" not in ceri.html
+    assert "moot:row" not in ceri.html
