@@ -23,7 +23,7 @@ from webcast.models import Meeting
 
 from . import selectors, services
 from .forms import AskForm, FilterForm
-from .models import Question
+from .models import Question, Vote
 
 
 def _meeting(pk: int) -> Meeting:
@@ -133,15 +133,18 @@ def vote(request: HttpRequest, meeting_pk: int, pk: int) -> HttpResponse:
     if not back.startswith(f"/meetings/{meeting.pk}/questions/") or "//" in back:
         back = reverse("questions:feed", args=[meeting.pk])
     if not request.user.is_authenticated:
-        if request.htmx:
-            return HttpResponse(_("Sign in to vote for questions."), status=403)
+        if request.htmx:  # a vote button pushed live to a visitor who is signed out
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = redirect_to_login(back)["Location"]
+            return response
         return redirect_to_login(back)
     question = Question.objects.filter(pk=pk).select_related("meeting").first()
     if question is None:
-        return _vote_error(request, meeting, _("There is no such question."), 404)
+        return _vote_error(request, meeting, None, _("There is no such question."), 404)
     action = request.POST.get("action", "add")
     if action not in {"add", "remove"}:
-        return _vote_error(request, meeting, _("Choose to add or withdraw your vote."), 400)
+        message = _("Choose to add or withdraw your vote.")
+        return _vote_error(request, meeting, question, message, 400)
     try:
         if action == "add":
             services.question_vote(
@@ -152,7 +155,7 @@ def vote(request: HttpRequest, meeting_pk: int, pk: int) -> HttpResponse:
                 meeting=meeting, question=question, user=request.user, ip=client_ip(request)
             )
     except services.QuestionError as exc:
-        return _vote_error(request, meeting, str(exc), exc.status)
+        return _vote_error(request, meeting, question, str(exc), exc.status)
     if request.htmx:
         question.refresh_from_db()
         question.voted = action == "add"
@@ -164,8 +167,18 @@ def vote(request: HttpRequest, meeting_pk: int, pk: int) -> HttpResponse:
     return redirect(back + f"#question-{question.pk}")
 
 
-def _vote_error(request: HttpRequest, meeting: Meeting, message: str, status: int) -> HttpResponse:
+def _vote_error(
+    request: HttpRequest, meeting: Meeting, question: Question | None, message: str, status: int
+) -> HttpResponse:
+    """The error with its 4xx status: the feed page with the message, or for htmx the vote
+    button with the message under it (``questions.js`` lets htmx swap these 4xx replies)."""
     if request.htmx:
-        return HttpResponse(message, status=status)
+        if question is None or question.meeting_id != meeting.pk:
+            return render(
+                request, "questions/includes/_vote_error.html", {"error": message}, status=status
+            )
+        question.voted = Vote.objects.filter(question=question, user=request.user).exists()
+        context = {"question": question, "meeting": meeting, "error": message}
+        return render(request, "questions/includes/_vote.html", context, status=status)
     messages.error(request, message)
     return _feed_page(request, meeting, status=status)

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from tests.factories import make_user
 from webcast import services as webcast_services
 from webcast.models import Meeting
 from webcast.questions import services
@@ -153,3 +154,55 @@ def test_question_pages_have_no_axe_violations(
             page.locator(".govuk-error-summary").wait_for()
             axe_check(page, context=f"ask form errors ({language})")
         context.close()
+
+
+def test_now_answering_waits_for_a_viewer_whose_video_is_behind(
+    browser, asgi_live_server, live_meeting, resident, staff
+):
+    """The banner carries the moment the question was taken; a player (here a stand-in for
+    webcast/player.js, which reports the program date time it is playing) that has not reached
+    it keeps the banner hidden until it does."""
+    meeting = live_meeting
+    question = approved(meeting, resident, staff, text="Is the pool reopening?")
+    base = asgi_live_server.url
+    context = signed_in(browser, base, None)
+    page = context.new_page()
+    with page.expect_websocket():
+        page.goto(base + meeting.get_absolute_url())
+    page.wait_for_function("() => document.querySelector('[data-moot-stream^=questions]')")
+    page.evaluate(
+        "() => { window.mootPlayer = { playingDate: () => new Date(Date.now() - 60000) }; }"
+    )
+    in_thread(lambda: services.question_answering(actor=staff, question=question))
+    banner = page.locator("#questions-now")
+    banner.get_by_text("Is the pool reopening?").wait_for(state="attached", timeout=10000)
+    assert banner.get_attribute("data-waiting") == "true"
+    assert not banner.is_visible()
+    page.evaluate(
+        "() => { window.mootPlayer.playingDate = () => new Date(Date.now() + 1000);"
+        " document.getElementById('questions-now').dispatchEvent("
+        "   new CustomEvent('htmx:oobAfterSwap', {bubbles: true})); }"
+    )
+    banner.get_by_text("Is the pool reopening?").wait_for(state="visible", timeout=5000)
+    context.close()
+
+
+def test_a_refused_vote_says_why_next_to_the_button(
+    browser, asgi_live_server, meeting, resident, staff
+):
+    approved(meeting, make_user(), staff, text="Votes close with the meeting?")
+    base = asgi_live_server.url
+    context = signed_in(browser, base, resident)
+    page = context.new_page()
+    page.goto(f"{base}/meetings/{meeting.pk}/questions/")
+    in_thread(
+        lambda: webcast_services.meeting_transition(
+            actor=staff, meeting=meeting, to=Meeting.Status.ENDED
+        )
+    )
+    page.get_by_role("button", name="Vote for this question").click()
+    page.get_by_role("alert").filter(
+        has_text="This meeting has ended: votes are closed."
+    ).wait_for()
+    assert page.get_by_role("button", name="Vote for this question").count() == 1
+    context.close()

@@ -108,7 +108,7 @@ def test_a_vote_with_htmx_returns_just_the_button(meeting, staff, resident_clien
     )
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.startswith("<form")
+    assert body.startswith('<div class="moot-question__vote"><form')
     assert 'value="remove"' in body
     assert response["Vary"] == "HX-Request" or "HX-Request" in response["Vary"]
 
@@ -308,3 +308,17 @@ def test_busy_pages_make_the_same_number_of_queries_for_more_questions(
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(few)
+
+
+def test_htmx_votes_get_their_error_beside_the_button(meeting, staff, resident_client, client):
+    question = approved(meeting, make_user(), staff)
+    url = f"{feed_url(meeting)}{question.pk}/vote/"
+    services.question_hide(actor=staff, question=question)
+    response = resident_client.post(url, {"action": "add"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert 'class="govuk-error-message" role="alert"' in response.content.decode()
+    assert "This question is not open for votes." in response.content.decode()
+    signed_out = client.post(url, {"action": "add"}, HTTP_HX_REQUEST="true")
+    assert signed_out.status_code == 204
+    assert signed_out["HX-Redirect"].startswith("/accounts/login/?next=")
+    assert Vote.objects.count() == 0

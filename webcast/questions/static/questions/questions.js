@@ -12,6 +12,7 @@
     var playing = player && player.playingDate ? player.playingDate() : null;
     var waiting = Boolean(at && playing && playing < at);
     if (waiting) { now.dataset.waiting = "true"; } else { delete now.dataset.waiting; }
+    now.hidden = waiting;
   }
   document.addEventListener("DOMContentLoaded", function () {
     var video = document.getElementById("moot-video");
@@ -22,4 +23,15 @@
     sync();
   });
   document.body.addEventListener("htmx:oobAfterSwap", sync);
+
+  // A vote refused (rate limit, closed, no longer open) comes back as a 4xx carrying the vote
+  // button with the reason under it: show it rather than drop it.
+  document.body.addEventListener("htmx:beforeSwap", function (evt) {
+    var elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
+    var status = evt.detail.xhr.status;
+    if (elt && elt.closest && elt.closest(".moot-question__vote") && status >= 400 && status < 500) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    }
+  });
 })();
