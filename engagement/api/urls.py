@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from budgets.api import BudgetRoundViewSet
 from consultations.surveys.api import ConsultationViewSet
 from webcast.api import MeetingViewSet
+from webcast.questions.api import MeetingQuestionList
 
 from . import views
 
@@ -22,5 +23,10 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("postcodes/<str:postcode>/", views.postcode, name="postcode"),
+    path(
+        "meetings/<int:meeting_pk>/questions/",
+        MeetingQuestionList.as_view(),
+        name="meeting-questions",
+    ),
     path("", include(router.urls)),
 ]

@@ -322,3 +322,27 @@ def test_htmx_votes_get_their_error_beside_the_button(meeting, staff, resident_c
     assert signed_out.status_code == 204
     assert signed_out["HX-Redirect"].startswith("/accounts/login/?next=")
     assert Vote.objects.count() == 0
+
+
+def test_the_api_lists_public_questions_only_and_links_answers(live_meeting, resident, staff):
+    meeting = live_meeting
+    ask(meeting, resident, "Still waiting?")
+    answered = approved(meeting, resident, staff, text="Taken <now>?".replace("<now>", "now"))
+    services.question_vote(meeting=meeting, question=answered, user=resident)
+    services.question_answering(actor=staff, question=answered)
+    approved(meeting, make_user(), staff, text="Anonymous one?", anonymous=True)
+    response = Client().get(f"/api/meetings/{meeting.pk}/questions/")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["text"] for r in results] == ["Taken now?", "Anonymous one?"]
+    first = results[0]
+    assert (first["name"], first["votes"], first["state"]) == ("Rhian", 1, "answering")
+    stamp = int(Question.objects.get(pk=first["id"]).answering_at.timestamp())
+    assert first["recording_url"].endswith(f"/meetings/{meeting.pk}/?t={stamp}#player")
+    assert results[1]["name"] == "Anonymous"
+    assert "author" not in first
+    assert "email" not in response.content.decode()
+    assert Client().get("/api/meetings/999999/questions/").status_code == 404
+    schema = Client().get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/meetings/{meeting_pk}/questions/" in schema.content
