@@ -210,6 +210,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consultations.surveys.tasks.anonymise_due_responses",
         "schedule": 60 * 60 * 24,
     },
+    "questions-forget-addresses": {
+        "task": "webcast.questions.tasks.forget_addresses",
+        "schedule": 60 * 60 * 24,
+    },
     "webcast-captions-reminders": {
         "task": "webcast.tasks.send_captions_reminders",
         "schedule": 60 * 60 * 6,

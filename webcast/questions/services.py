@@ -745,3 +745,17 @@ def questions_anonymise(user: Any) -> None:
     Question.objects.filter(author=user).update(
         author=None, display_name="", anonymous=True, ip_address=None
     )
+
+
+ADDRESS_DAYS = 30
+"""How long the address a question came from is kept (to look into abuse), in days."""
+
+
+def question_addresses_forget(*, days: int = ADDRESS_DAYS) -> int:
+    """Blank the addresses of questions asked more than ``days`` ago (a daily job)."""
+    from datetime import timedelta
+
+    cutoff = timezone.now() - timedelta(days=days)
+    return Question.objects.filter(created_at__lt=cutoff, ip_address__isnull=False).update(
+        ip_address=None
+    )

@@ -468,3 +468,15 @@ def test_staff_enter_questions_received_another_way(meeting, staff):
         services.question_add_by_staff(actor=staff, meeting=meeting, text="<i>x</i>")
     assert "text" in caught.value.message_dict
     assert Question.objects.count() == 1
+
+
+def test_addresses_are_forgotten_after_30_days(meeting, resident):
+    from webcast.questions.tasks import forget_addresses
+
+    old = ask(meeting, resident, "Old?", ip="192.0.2.7")
+    new = ask(meeting, resident, "New?", ip="192.0.2.8")
+    Question.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    assert forget_addresses() == 1
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.ip_address, new.ip_address) == (None, "192.0.2.8")
