@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -142,6 +143,12 @@ class SourceForm(forms.ModelForm):
         data = super().clean()
         if data.get("kind") == Source.Kind.SEARCH and not data.get("query"):
             self.add_error("query", _("Enter the search terms for a search source."))
+        elif (
+            data.get("kind") == Source.Kind.SEARCH
+            and data.get("network") == "mastodon"
+            and not re.fullmatch(r"#?\w{1,100}", data.get("query", ""))
+        ):
+            self.add_error("query", _("On Mastodon a source follows one hashtag, like #ourtown."))
         if not data.get("secret") and not (self.instance.pk and self.instance.secret):
             self.add_error("secret", _("Enter the access token or app password."))
         return data

@@ -448,3 +448,21 @@ def test_staff_see_the_cases_with_replies_to_approve(staff_client, anwen_client,
     assert f'id="case-{waiting.pk}"' in page
     assert f'id="case-{other.pk}"' not in page
     assert "1 reply waiting for approval" in staff_client.get("/inbox/").content.decode()
+
+
+def test_a_mastodon_search_source_follows_one_hashtag(staff_client):
+    data = {
+        "name": "Tag",
+        "network": "mastodon",
+        "kind": "search",
+        "account": "council",
+        "query": "bins and roads",
+        "secret": "t",
+        "enabled": "on",
+    }
+    response = staff_client.post("/inbox/sources/new/", data)
+    assert response.status_code == 400
+    assert "On Mastodon a source follows one hashtag" in response.content.decode()
+    assert Source.objects.count() == 0
+    response = staff_client.post("/inbox/sources/new/", {**data, "query": "#ourtown"})
+    assert response.status_code == 302
