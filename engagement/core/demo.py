@@ -425,6 +425,9 @@ def seed_demo() -> DemoSummary:
         from webcast.demo import seed_meetings
 
         summary.changed |= seed_meetings()
+        from webcast.questions.demo import seed_questions
+
+        summary.changed |= seed_questions()
         if not summary.changed:
             transaction.set_rollback(True)
     return summary
