@@ -104,6 +104,7 @@ class Petition(models.Model):
         OPEN = "open", _("Open")
         REJECTED = "rejected", _("Rejected")
         CLOSED = "closed", _("Closed")
+        ARCHIVED = "archived", _("Archived")
 
     action = models.CharField(
         _("what do you want the council to do?"), max_length=80, validators=[*_line, *_public]
@@ -129,6 +130,7 @@ class Petition(models.Model):
     opened_at = models.DateTimeField(null=True, blank=True)
     closes_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
     signature_count = models.PositiveIntegerField(default=0)
     paper_count = models.PositiveIntegerField(_("paper signatures"), default=0)
     paper_scan = models.FileField(

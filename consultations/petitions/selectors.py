@@ -8,7 +8,12 @@ from django.template.loader import render_to_string
 from consultations.models import Petition, Signature
 from engagement.notifications.services import absolute_url
 
-PUBLIC_STATES = (Petition.State.OPEN, Petition.State.CLOSED, Petition.State.REJECTED)
+PUBLIC_STATES = (
+    Petition.State.OPEN,
+    Petition.State.CLOSED,
+    Petition.State.REJECTED,
+    Petition.State.ARCHIVED,
+)
 
 
 def public_petitions() -> QuerySet[Petition]:

@@ -533,6 +533,28 @@ def petition_debate(
     return petition
 
 
+def petition_archive(*, petition: Petition, actor: Any, now: Any = None) -> Petition:
+    """Archive a closed or rejected petition once the council has finished with it: it stays
+    public, read-only, under "Archived". The retention job archives closed petitions itself."""
+    if petition.state not in (Petition.State.CLOSED, Petition.State.REJECTED):
+        raise PetitionError(_("Only a closed or rejected petition can be archived."))
+    now = now or timezone.now()
+    with transaction.atomic():
+        archived = Petition.objects.filter(pk=petition.pk, state=petition.state).update(
+            state=Petition.State.ARCHIVED, archived_at=now
+        )
+        if not archived:
+            raise PetitionError(_("This petition changed meanwhile: reload the page."))
+        audit_record(
+            actor=actor,
+            action="petition.archive",
+            target=petition,
+            changes={"state": [petition.state, Petition.State.ARCHIVED]},
+        )
+    petition.state, petition.archived_at = Petition.State.ARCHIVED, now
+    return petition
+
+
 def petition_paper(*, petition: Petition, actor: Any, count: int, scan: Any = None) -> Petition:
     """Record a paper petition's signatures (shown apart from online ones) and its scan."""
     if count < 0 or count > 10_000_000:
@@ -573,7 +595,11 @@ def signers_anonymise_due(*, now: Any = None) -> int:
     cutoff = now - timedelta(days=round(scheme().retention_months * 30.44))
     rows = Signature.objects.filter(
         anonymised_at__isnull=True,
-        petition__state__in=[Petition.State.CLOSED, Petition.State.REJECTED],
+        petition__state__in=[
+            Petition.State.CLOSED,
+            Petition.State.REJECTED,
+            Petition.State.ARCHIVED,
+        ],
         petition__closed_at__lt=cutoff,
     ) | Signature.objects.filter(
         anonymised_at__isnull=True,
@@ -591,6 +617,9 @@ def signers_anonymise_due(*, now: Any = None) -> int:
             anonymised_at=now,
         )
         count += 1
+    # Past its retention a closed petition is finished with: it moves to the archive.
+    for petition in Petition.objects.filter(state=Petition.State.CLOSED, closed_at__lt=cutoff):
+        petition_archive(petition=petition, actor=None, now=now)
     return count
 
 

@@ -123,6 +123,15 @@ def petition(request: HttpRequest, pk: int) -> HttpResponse:
             },
         ),
     }
+    archive_error = ""
+    if request.method == "POST" and which == "archive":
+        try:
+            services.petition_archive(petition=petition, actor=request.user)
+        except services.PetitionError as exc:
+            archive_error = str(exc)
+        else:
+            messages.success(request, _("The petition has been archived."))
+            return redirect("petitions_staff:petition", pk=petition.pk)
     if request.method == "POST" and which in forms_ and forms_[which].is_valid():
         data = forms_[which].cleaned_data
         try:
@@ -183,10 +192,11 @@ def petition(request: HttpRequest, pk: int) -> HttpResponse:
             _errors(forms_[which], exc)
         else:
             return redirect("petitions_staff:petition", pk=petition.pk)
-    bound_errors = any(f.is_bound and f.errors for f in forms_.values())
+    bound_errors = any(f.is_bound and f.errors for f in forms_.values()) or bool(archive_error)
     context = {
         "petition": petition,
         "forms": forms_,
+        "archive_error": archive_error,
         "by_ward": selectors.signatures_by_ward(petition),
         "counts": {
             state: petition.signatures.filter(state=state).count()

@@ -41,8 +41,19 @@ def _add_errors(form, exc: Exception) -> None:
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    petitions = selectors.public_petitions().order_by("-signature_count", "-pk")[:100]
-    return render(request, "petitions/index.html", {"petitions": petitions})
+    """Public petitions by state (open by default), most signed first."""
+    states = {state: Petition.State(state).label for state in selectors.PUBLIC_STATES}
+    state = request.GET.get("state", Petition.State.OPEN)
+    if state not in states:
+        state = Petition.State.OPEN
+    petitions = (
+        selectors.public_petitions().filter(state=state).order_by("-signature_count", "-pk")[:100]
+    )
+    return render(
+        request,
+        "petitions/index.html",
+        {"petitions": petitions, "states": states, "state": state, "state_label": states[state]},
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -247,6 +247,8 @@ def test_response_debate_paper_and_scheduled_jobs(
     assert services.signers_anonymise_due(now=later) == 4  # the creator, two sponsors, Keen
     assert set(Signature.objects.values_list("email", "postcode")) == {("", "")}
     assert Petition.objects.get().signature_count == 4
+    assert Petition.objects.get().state == "archived"  # finished with: moved to the archive
+    assert services.signers_anonymise_due(now=later) == 0  # and running again changes nothing
 
 
 def test_suspicious_activity_is_found(postcode, staff, django_capture_on_commit_callbacks):
@@ -449,3 +451,40 @@ def test_a_debate_on_a_meeting_agenda_links_to_the_item_and_then_to_the_recordin
     [debate] = client.get(f"/petitions/{petition.pk}.json").json()["debates"]
     assert debate["item"] == "7"
     assert debate["recording_url"].endswith(f"?t={int(reached.timestamp())}#player")
+
+
+def test_staff_archive_a_closed_petition_which_stays_public_under_archived(
+    client, staff, staff_client, resident_client
+):
+    PetitionScheme.objects.create()
+    now = timezone.now()
+    petition = Petition.objects.create(
+        action="Light the towpath",
+        background="Dark",
+        sponsor_token="t",
+        state="open",
+        opened_at=now - timedelta(days=200),
+        closes_at=now + timedelta(days=1),
+    )
+    url = f"/staff/petitions/{petition.pk}/"
+
+    refused = staff_client.post(url, {"form": "archive"})  # still open
+    assert refused.status_code == 400
+    assert "Only a closed or rejected petition can be archived." in refused.content.decode()
+    assert resident_client.post(url, {"form": "archive"}).status_code == 403
+    Petition.objects.filter(pk=petition.pk).update(state="closed", closed_at=now)
+    assert Petition.objects.get().state == "closed"
+
+    archived = staff_client.post(url, {"form": "archive"})
+
+    assert archived.status_code == 302
+    petition.refresh_from_db()
+    assert (petition.state, petition.archived_at is not None) == ("archived", True)
+    assert AuditEntry.objects.filter(action="petition.archive").count() == 1
+    assert client.get(petition.get_absolute_url()).status_code == 200
+    assert "Light the towpath" not in client.get("/petitions/").content.decode()
+    assert "Light the towpath" in client.get("/petitions/?state=archived").content.decode()
+    assert "Light the towpath" not in client.get("/petitions/?state=bogus").content.decode()
+    again = staff_client.post(url, {"form": "archive"})
+    assert again.status_code == 400  # archived already: nothing changes
+    assert AuditEntry.objects.filter(action="petition.archive").count() == 1
