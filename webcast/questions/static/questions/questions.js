@@ -24,6 +24,32 @@
   });
   document.body.addEventListener("htmx:oobAfterSwap", sync);
 
+  // "Most votes first" lists follow the counts pushed about once a second: questions move up
+  // as they gain votes (ties keep their order). Not while the keyboard focus is in the list,
+  // so nobody loses their place; the next push catches up.
+  var pending = null;
+  function reorder() {
+    pending = null;
+    document.querySelectorAll("ol[id^='questions-top-']").forEach(function (list) {
+      if (list.contains(document.activeElement)) { return; }
+      var items = Array.prototype.slice.call(list.querySelectorAll(":scope > li[id^='question-']"));
+      var count = function (li) {
+        var span = li.querySelector(".moot-question__count");
+        return span ? parseInt(span.dataset.count, 10) || 0 : 0;
+      };
+      var sorted = items.map(function (li, i) { return { li: li, i: i, n: count(li) }; })
+        .sort(function (a, b) { return b.n - a.n || a.i - b.i; });
+      var moved = sorted.some(function (entry, i) { return entry.li !== items[i]; });
+      if (moved) { sorted.forEach(function (entry) { list.appendChild(entry.li); }); }
+    });
+  }
+  document.body.addEventListener("htmx:oobAfterSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (target && /^question-\d+-votes$/.test(target.id || "") && !pending) {
+      pending = setTimeout(reorder, 50);
+    }
+  });
+
   // A vote refused (rate limit, closed, no longer open) comes back as a 4xx carrying the vote
   // button with the reason under it: show it rather than drop it.
   document.body.addEventListener("htmx:beforeSwap", function (evt) {
