@@ -27,9 +27,7 @@ urlpatterns = [
     path("meetings/", include("webcast.urls")),
     path("staff/meetings/", include("webcast.staff_urls")),
     path("meetings/<int:meeting_pk>/questions/", include("webcast.questions.urls")),
-    path(
-        "staff/meetings/<int:meeting_pk>/questions/", include("webcast.questions.staff_urls")
-    ),
+    path("staff/meetings/<int:meeting_pk>/questions/", include("webcast.questions.staff_urls")),
     path("inbox/", include("social.urls")),
     path("api/", include("engagement.api.urls")),
     path("django-admin/", admin.site.urls),
