@@ -642,6 +642,22 @@ def question_settings_update(
         )
     if hashtag and not hashtag.startswith("#"):
         hashtag = "#" + hashtag
+    if (
+        hashtag
+        and QuestionSettings.objects.filter(
+            hashtag__iexact=hashtag,
+            meeting__status__in=[
+                Meeting.Status.SCHEDULED,
+                Meeting.Status.LIVE,
+                Meeting.Status.ADJOURNED,
+            ],
+        )
+        .exclude(meeting=meeting)
+        .exists()
+    ):
+        raise ValidationError(
+            {"hashtag": [_("Another meeting still to be held uses that hashtag; choose another.")]}
+        )
     Meeting.objects.select_for_update().get(pk=meeting.pk)
     settings, _created = QuestionSettings.objects.get_or_create(meeting=meeting)
     before = {

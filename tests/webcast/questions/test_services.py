@@ -480,3 +480,16 @@ def test_addresses_are_forgotten_after_30_days(meeting, resident):
     old.refresh_from_db()
     new.refresh_from_db()
     assert (old.ip_address, new.ip_address) == (None, "192.0.2.8")
+
+
+def test_two_meetings_to_come_cannot_share_a_hashtag(meeting, staff):
+    from tests.webcast.factories import make_meeting
+
+    other = make_meeting(actor=staff)
+    _settings(meeting, staff, hashtag="#Lido")
+    with pytest.raises(ValidationError) as caught:
+        _settings(other, staff, hashtag="lido")
+    assert caught.value.message_dict["hashtag"] == [
+        "Another meeting still to be held uses that hashtag; choose another."
+    ]
+    _settings(meeting, staff, hashtag="#Lido")  # the same meeting keeps it
