@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from engagement.places.selectors import postcode_lookup
 
+from . import services
 from .ballots import BallotError
 from .models import Budget, Project, Round, Voter
 
@@ -146,22 +147,7 @@ class DateTimeInput(forms.DateTimeInput):
 class RoundForm(forms.ModelForm):
     class Meta:
         model = Round
-        fields = [
-            "title",
-            "title_cy",
-            "slug",
-            "description",
-            "description_cy",
-            "ideas_open",
-            "voting_opens_at",
-            "voting_closes_at",
-            "allow_vote_change",
-            "area_rule",
-            "minimum_age",
-            "verify_email",
-            "verify_sms",
-            "verify_letter",
-        ]
+        fields = services.ROUND_FIELDS  # the service saves exactly these
         widgets = {
             "voting_opens_at": DateTimeInput(),
             "voting_closes_at": DateTimeInput(),
@@ -181,26 +167,7 @@ class RoundForm(forms.ModelForm):
 class BudgetForm(forms.ModelForm):
     class Meta:
         model = Budget
-        fields = [
-            "name",
-            "name_cy",
-            "ward",
-            "amount",
-            "ballot_type",
-            "min_projects",
-            "max_projects",
-            "min_spend_percent",
-            "points",
-            "max_points_per_project",
-            "rank_count",
-            "rule",
-            "completion",
-            "exhaustive_stop",
-            "integral_start",
-            "comparison",
-            "tie_break",
-            "lot_seed",
-        ]
+        fields = services.BUDGET_FIELDS  # the service saves exactly these
         widgets = {"ballot_type": forms.RadioSelect, "rule": forms.RadioSelect}
 
 
