@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from tests.factories import make_user
 from webcast import services as webcast_services
@@ -150,7 +151,9 @@ def test_question_pages_have_no_axe_violations(
             axe_check(page, context=f"{path} as {user} ({language})")
         if user == resident:
             page.goto(base + f"/meetings/{meeting.pk}/questions/")
-            page.get_by_role("button", name="Send my question").click()
+            with translation.override(language):
+                send = translation.gettext("Send my question")  # the page is in ``language``
+            page.get_by_role("button", name=send).click()
             page.locator(".govuk-error-summary").wait_for()
             axe_check(page, context=f"ask form errors ({language})")
         context.close()
