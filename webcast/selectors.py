@@ -99,16 +99,15 @@ def rehearsal_url(meeting: Meeting) -> str:
     return f"{settings.MEDIA_URL}webcast/rehearsal/{directory.name}/master.m3u8"
 
 
-def archive_urls(meeting: Meeting) -> dict[str, Any]:
-    """Links to what the archive job made (empty until it has)."""
+def archive_urls(meeting: Meeting, *, staff: bool = False) -> dict[str, Any]:
+    """Links to what the archive job made (empty until it has). The safety recording (everything
+    received, as received: adjournments and anything said off the agenda included) is for staff
+    pages only, never for the public pages or the API."""
     archive = meeting.archive or {}
     if meeting.archive_state != "done":
         return {}
-    urls = {
-        key: f"{settings.MEDIA_URL}{archive[key]}"
-        for key in ("mp4", "chapters", "poster", "recording")
-        if archive.get(key)
-    }
+    keys = ("mp4", "chapters", "poster", "recording") if staff else ("mp4", "chapters", "poster")
+    urls = {key: f"{settings.MEDIA_URL}{archive[key]}" for key in keys if archive.get(key)}
     urls["mp4_size"] = archive.get("mp4_size", 0)
     if meeting.captions_at:
         urls["captions"] = f"{settings.MEDIA_URL}webcast/archive/{meeting.pk}/captions.vtt"

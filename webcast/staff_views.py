@@ -194,7 +194,7 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
         and meeting.archive_state in {"", "failed"}
         and not selectors.hls_url(meeting),
         "marks": list(meeting.item_marks.select_related("item").order_by("at", "pk")),
-        "archive": selectors.archive_urls(meeting),
+        "archive": selectors.archive_urls(meeting, staff=True),
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "webcast/staff/meeting.html", context, status=status)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from engagement.audit.models import AuditEntry
 from engagement.notifications.models import Notification
-from webcast import archive, pipeline, services
+from webcast import archive, pipeline, selectors, services
 from webcast.models import Meeting
 
 from .factories import ffmpeg_bin, make_meeting
@@ -153,6 +153,13 @@ def test_the_archive_job_on_a_real_meeting(staff):
     assert f'<track kind="chapters" src="/media/webcast/archive/{meeting.pk}/chapters.vtt"' in page
     assert "Download the recording</a> (MP4," in page
     assert f'src="/media/webcast/archive/{meeting.pk}/item-{two.pk}.jpg"' in page
+    # The safety recording (everything received) is linked for staff only: not on the public
+    # page, not in the public API.
+    assert "recording.mkv" not in page
+    public = Client().get(f"/api/meetings/{meeting.pk}/").json()["recording"]
+    assert public["mp4"].endswith("/meeting.mp4")
+    assert "recording" not in public
+    assert selectors.archive_urls(meeting, staff=True)["recording"].endswith("/recording.mkv")
 
     # A corrected agenda time moves the chapter (and its thumbnail follows).
     mark = meeting.item_marks.get(item=two)
