@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from .models import AgendaDocument, AgendaItem, IngestGap, ItemMark, Meeting
@@ -106,12 +107,31 @@ def archive_urls(meeting: Meeting, *, staff: bool = False) -> dict[str, Any]:
     archive = meeting.archive or {}
     if meeting.archive_state != "done":
         return {}
-    keys = ("mp4", "chapters", "poster", "recording") if staff else ("mp4", "chapters", "poster")
-    urls = {key: f"{settings.MEDIA_URL}{archive[key]}" for key in keys if archive.get(key)}
+    urls = {
+        key: f"{settings.MEDIA_URL}{archive[key]}"
+        for key in ("mp4", "chapters", "poster")
+        if archive.get(key)
+    }
+    if staff and archive.get("recording"):
+        urls["recording"] = reverse("webcast_staff:recording", args=[meeting.pk])
     urls["mp4_size"] = archive.get("mp4_size", 0)
     if meeting.captions_at:
         urls["captions"] = f"{settings.MEDIA_URL}webcast/archive/{meeting.pk}/captions.vtt"
     return urls
+
+
+def recording_parts(meeting: Meeting) -> list[Any]:
+    """The meeting's runs whose safety-recording part is on disk, each with its ``size``
+    (staff pages only)."""
+    from pathlib import Path
+
+    parts = []
+    for run in meeting.runs.exclude(recording="").order_by("number"):
+        path = Path(run.recording)
+        if path.is_file():
+            run.size = path.stat().st_size
+            parts.append(run)
+    return parts
 
 
 VIEWER_WINDOW = 45

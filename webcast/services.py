@@ -452,7 +452,52 @@ def rehearsal_dir(meeting: Meeting) -> Path:
 
 
 def recordings_dir(meeting: Meeting) -> Path:
-    return Path(settings.MEDIA_ROOT) / "webcast" / "recordings" / str(meeting.pk)
+    """The meeting's safety recordings (and an uploaded recording): under the private root,
+    which the web server never serves; staff download them through :func:`recording_file`."""
+    return Path(settings.WEBCAST_PRIVATE_ROOT) / "webcast" / "recordings" / str(meeting.pk)
+
+
+def _private_path(path: Path) -> str:
+    return str(path.relative_to(Path(settings.WEBCAST_PRIVATE_ROOT)))
+
+
+def recording_parts(meeting: Meeting) -> list[Path]:
+    """The safety-recording files of the meeting's runs that exist, in run order."""
+    paths = [Path(run.recording) for run in meeting.runs.exclude(recording="").order_by("number")]
+    return [path for path in paths if path.is_file()]
+
+
+def recording_file(meeting: Meeting, *, run_number: int | None = None) -> Path | None:
+    """The joined safety recording (or one run's part) if it is still on disk, else None.
+    Only ever a file inside the private root."""
+    if run_number is None:
+        name = (meeting.archive or {}).get("recording", "")
+        if not name:
+            return None
+        path = Path(settings.WEBCAST_PRIVATE_ROOT) / name
+    else:
+        run = meeting.runs.filter(number=run_number).exclude(recording="").first()
+        if run is None:
+            return None
+        path = Path(run.recording)
+    root = Path(settings.WEBCAST_PRIVATE_ROOT).resolve()
+    try:
+        resolved = path.resolve(strict=True)
+    except OSError:
+        return None
+    if not resolved.is_relative_to(root) or not resolved.is_file():
+        return None
+    return resolved
+
+
+@transaction.atomic
+def recording_download_record(*, actor: Any, meeting: Meeting, path: Path) -> None:
+    audit_record(
+        actor=actor,
+        action="meeting.recording_download",
+        target=meeting,
+        changes={"file": _private_path(path)},
+    )
 
 
 @transaction.atomic
@@ -578,7 +623,7 @@ def meeting_archive_build(*, meeting_id: int) -> Meeting:
         return meeting
     if meeting.runs.filter(ended_at__isnull=True).exists():
         return meeting
-    parts = sorted(recordings_dir(meeting).glob("part-*.ts"))
+    parts = recording_parts(meeting)
     if not (live_dir(meeting) / "master.m3u8").exists() and not parts:
         return meeting  # nothing was streamed: it stays ended, and a recording can be uploaded
     _archive_progress(meeting.pk, 0)
@@ -625,10 +670,13 @@ def meeting_archive_build(*, meeting_id: int) -> Meeting:
             }
         _archive_progress(meeting.pk, 90)
         if parts:
-            listing = out / "recording-parts.txt"
+            # The joined safety recording stays private, beside its parts.
+            private = recordings_dir(meeting)
+            listing = private / "recording-parts.txt"
             listing.write_text(pipeline.concat_list(parts))
-            archive.run(binary, archive.join_args(listing, out / "recording.mkv"))
-            result["recording"] = _media_path(out / "recording.mkv")
+            archive.run(binary, archive.join_args(listing, private / "recording.mkv"))
+            listing.unlink()
+            result["recording"] = _private_path(private / "recording.mkv")
             result["recording_parts"] = len(parts)
     except (pipeline.PipelineError, OSError) as exc:
         Meeting.objects.filter(pk=meeting.pk).update(

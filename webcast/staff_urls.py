@@ -10,6 +10,8 @@ urlpatterns = [
     path("<int:pk>/", staff_views.meeting, name="meeting"),
     path("<int:pk>/edit/", staff_views.meeting_form, name="edit"),
     path("<int:pk>/control/", staff_views.control, name="control"),
+    path("<int:pk>/recording/", staff_views.recording, name="recording"),
+    path("<int:pk>/runs/<int:run>/recording/", staff_views.recording, name="run_recording"),
     path("<int:pk>/items/<int:item_pk>/", staff_views.item_edit, name="item"),
     path("<int:pk>/items/<int:item_pk>/delete/", staff_views.item_delete, name="item_delete"),
     path(

@@ -10,16 +10,17 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from engagement.core.permissions import staff_required
+from engagement.core.permissions import has_staff_access, staff_required
 
 from . import selectors, services
+from .downloads import private_file_response, requested_range
 from .forms import (
     AgendaItemForm,
     CaptionsForm,
@@ -195,6 +196,7 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
         and not selectors.hls_url(meeting),
         "marks": list(meeting.item_marks.select_related("item").order_by("at", "pk")),
         "archive": selectors.archive_urls(meeting, staff=True),
+        "recording_parts": selectors.recording_parts(meeting),
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "webcast/staff/meeting.html", context, status=status)
@@ -337,3 +339,21 @@ def _control_page(
         ),
     }
     return render(request, "webcast/staff/control.html", context, status=status)
+
+
+@require_GET
+def recording(request: HttpRequest, pk: int, run: int | None = None) -> HttpResponse:
+    """The safety recording (joined, or one run's part) for staff: 404 for anyone else, as for
+    a recording that is not (or no longer) on disk, so its existence is not given away. Each
+    download is audited (a player's follow-on range requests are not)."""
+    if not has_staff_access(request.user):
+        raise Http404("No such recording")
+    meeting = get_object_or_404(Meeting, pk=pk)
+    path = services.recording_file(meeting, run_number=run)
+    if path is None:
+        raise Http404("No such recording")
+    wanted = requested_range(request.headers.get("Range", ""), path.stat().st_size)
+    if wanted is None or (wanted and wanted[0] == 0):
+        services.recording_download_record(actor=request.user, meeting=meeting, path=path)
+    name = f"meeting-{meeting.pk}-safety-recording{'' if run is None else f'-part-{run}'}"
+    return private_file_response(request, path, filename=name + path.suffix)

@@ -142,9 +142,15 @@ AUTH_PASSWORD_VALIDATORS = [
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
+    # CHANNEL_LAYER picks the Redis channel layer (bench/README.md, `ws_fanout`, measures both):
+    # "lists" (channels_redis' RedisChannelLayer, the default for now) or "pubsub"
+    # (RedisPubSubChannelLayer).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": {
+                "lists": "channels_redis.core.RedisChannelLayer",
+                "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            }[env("CHANNEL_LAYER", default="lists")],
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="moot")},
         }
     }
@@ -379,6 +385,12 @@ WEBCAST_RTMP_PORT_BASE = env.int("WEBCAST_RTMP_PORT_BASE", default=19350)
 WEBCAST_X264_PRESET = env("WEBCAST_X264_PRESET", default="veryfast")
 WEBCAST_DOCUMENT_MAX_BYTES = env.int("WEBCAST_DOCUMENT_MAX_BYTES", default=20 * 1024 * 1024)
 WEBCAST_UPLOAD_MAX_BYTES = env.int("WEBCAST_UPLOAD_MAX_BYTES", default=8 * 1024**3)
+# Safety recordings (everything received, as received) live here, outside MEDIA_ROOT, never
+# served by the web server: staff download them through a view that checks and audits.
+WEBCAST_PRIVATE_ROOT = env.path("WEBCAST_PRIVATE_ROOT", default=BASE_DIR / "var" / "private")
+# With nginx, set this to an `internal` location aliasing WEBCAST_PRIVATE_ROOT (README) and the
+# view hands the bytes (and range requests) to nginx with X-Accel-Redirect.
+WEBCAST_PRIVATE_ACCEL_PREFIX = env("WEBCAST_PRIVATE_ACCEL_PREFIX", default="")
 
 LOGGING = {
     "version": 1,

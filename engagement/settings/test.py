@@ -15,6 +15,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+WEBCAST_PRIVATE_ROOT = BASE_DIR / "var" / "test-private"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so the live server's threads share the test database.
     # Named per process so parallel runs on one machine do not share a file.

@@ -93,7 +93,7 @@ def _info(path: Path) -> pipeline.MediaInfo:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_archive_job_on_a_real_meeting(staff):
+def test_the_archive_job_on_a_real_meeting(staff, settings):
     meeting = make_meeting(actor=staff, ladder="240")
     one = services.agenda_item_create(actor=staff, meeting=meeting, number="1", title="Apologies")
     two = services.agenda_item_create(actor=staff, meeting=meeting, number="2", title="Budget")
@@ -104,16 +104,19 @@ def test_the_archive_job_on_a_real_meeting(staff):
     recordings.mkdir(parents=True)
     # Two runs in real time, as after a restart: two parts of the safety recording, and
     # program date times that follow the clock.
-    for run in (1, 2):
+    for number in (1, 2):
+        run = services.ingest_run_start(meeting=meeting)
+        assert run.recording == str(recordings / f"part-{number:04d}.ts")
         plan = pipeline.build(
             pipeline.Source("test", width=426, height=240, duration=4, realtime=True),
-            pipeline.Outputs(live, recording=recordings / f"part-{run:04d}.ts", run_number=run),
+            pipeline.Outputs(live, recording=Path(run.recording), run_number=number),
             input_height=240,
             ladder=(240,),
             encoding=pipeline.Encoding(preset="ultrafast"),
             progress=None,
         )
         assert _ffmpeg(*plan.args).returncode == 0
+        services.ingest_run_end(run=run, exit_code=0, planned=True)
     segments = pipeline.parse_media_playlist((live / "240p" / "index.m3u8").read_text())
     assert len(segments) == 4
     start = datetime.fromisoformat(segments[0].program_date_time)
@@ -139,11 +142,14 @@ def test_the_archive_job_on_a_real_meeting(staff):
     )
     assert _info(out / "poster.jpg").width == 1280
     assert _info(out / f"item-{two.pk}.jpg").width == 320
-    joined = _info(out / "recording.mkv")
+    joined_path = recordings / "recording.mkv"
+    joined = _info(joined_path)
     assert joined.duration == pytest.approx(8.0, abs=0.2)
     assert meeting.archive["recording_parts"] == 2
-    decode = _ffmpeg(*pipeline.decode_args(str(out / "recording.mkv")))
+    decode = _ffmpeg(*pipeline.decode_args(str(joined_path)))
     assert (decode.returncode, decode.stderr) == (0, "")
+    # Nothing of the safety recording is under MEDIA_ROOT (which the web server serves).
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if "recording" in p.name]
     assert AuditEntry.objects.filter(action="meeting.archived", actor=None).count() == 1
 
     from django.test import Client
@@ -159,7 +165,9 @@ def test_the_archive_job_on_a_real_meeting(staff):
     public = Client().get(f"/api/meetings/{meeting.pk}/").json()["recording"]
     assert public["mp4"].endswith("/meeting.mp4")
     assert "recording" not in public
-    assert selectors.archive_urls(meeting, staff=True)["recording"].endswith("/recording.mkv")
+    assert selectors.archive_urls(meeting, staff=True)["recording"] == reverse(
+        "webcast_staff:recording", args=[meeting.pk]
+    )
 
     # A corrected agenda time moves the chapter (and its thumbnail follows).
     mark = meeting.item_marks.get(item=two)
