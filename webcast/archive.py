@@ -142,9 +142,14 @@ def _srt_time(text: str) -> str:
 
 
 def top_variant(master: Path) -> Path:
-    for line in master.read_text().splitlines():
+    return master.parent / top_variant_uri(master.read_text())
+
+
+def top_variant_uri(master_text: str) -> str:
+    """The first (largest) rendition a master playlist lists."""
+    for line in master_text.splitlines():
         if line and not line.startswith("#"):
-            return master.parent / line
+            return line
     raise pipeline.PipelineError("The master playlist lists no renditions.")
 
 
@@ -163,7 +168,7 @@ def join_args(concat_list: Path, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def still_args(video: Path, at: float, out: Path, width: int) -> list[str]:
+def still_args(video: Path | str, at: float, out: Path, width: int) -> list[str]:
     return [
         "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{at:.3f}", "-i", str(video),
         "-frames:v", "1", "-vf", f"scale={width}:-2", "-q:v", "4", str(out),

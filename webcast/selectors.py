@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .models import AgendaDocument, AgendaItem, IngestGap, ItemMark, Meeting
+from .storage import archive_storage
 
 S = Meeting.Status
 PUBLIC_LIST_LIMIT = 200
@@ -60,7 +61,7 @@ def agenda_context(meeting: Meeting) -> dict[str, Any]:
     thumbnails = (meeting.archive or {}).get("thumbnails", {})
     for item in items:
         name = thumbnails.get(str(item.pk))
-        item.thumbnail = f"{settings.MEDIA_URL}{name}" if name else ""
+        item.thumbnail = archive_storage().url(name) if name else ""
     return {
         "meeting": meeting,
         "items": items,
@@ -77,6 +78,8 @@ def hls_url(meeting: Meeting, *, preview: bool = False) -> str:
 
     if meeting.status == S.SCHEDULED and not preview:
         return ""
+    if meeting.archive_state == "done" and (meeting.archive or {}).get("hls"):
+        return archive_storage().url(meeting.archive["hls"])
     if not (live_dir(meeting) / "master.m3u8").exists():
         return ""
     return f"{settings.MEDIA_URL}webcast/live/{meeting.pk}/master.m3u8"
@@ -107,16 +110,17 @@ def archive_urls(meeting: Meeting, *, staff: bool = False) -> dict[str, Any]:
     archive = meeting.archive or {}
     if meeting.archive_state != "done":
         return {}
+    storage = archive_storage()
     urls = {
-        key: f"{settings.MEDIA_URL}{archive[key]}"
-        for key in ("mp4", "chapters", "poster")
-        if archive.get(key)
+        key: storage.url(archive[key]) for key in ("mp4", "chapters", "poster") if archive.get(key)
     }
     if staff and archive.get("recording"):
         urls["recording"] = reverse("webcast_staff:recording", args=[meeting.pk])
     urls["mp4_size"] = archive.get("mp4_size", 0)
     if meeting.captions_at:
-        urls["captions"] = f"{settings.MEDIA_URL}webcast/archive/{meeting.pk}/captions.vtt"
+        from .services import captions_name
+
+        urls["captions"] = storage.url(captions_name(meeting))
     return urls
 
 

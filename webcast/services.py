@@ -8,8 +8,11 @@ stream (``webcast-control.<id>``), coalesced to about one push a second.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
+import shutil
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,7 @@ from .models import (
 )
 
 S = Meeting.Status
+logger = logging.getLogger(__name__)
 
 TRANSITIONS: dict[str, set[str]] = {
     S.SCHEDULED: {S.LIVE, S.ENDED},
@@ -590,12 +594,25 @@ def ingest_error_set(*, meeting_id: int, error: str) -> None:
 # --- the archive ---------------------------------------------------------------------------------
 
 
-def archive_dir(meeting: Meeting) -> Path:
-    return Path(settings.MEDIA_ROOT) / "webcast" / "archive" / str(meeting.pk)
+def archive_prefix(meeting: Meeting) -> str:
+    """Where the meeting's archive is in the archive storage (:mod:`webcast.storage`)."""
+    return f"webcast/archive/{meeting.pk}"
 
 
-def _media_path(path: Path) -> str:
-    return str(path.relative_to(Path(settings.MEDIA_ROOT)))
+def captions_name(meeting: Meeting) -> str:
+    return f"{archive_prefix(meeting)}/captions.vtt"
+
+
+def captions_text(meeting: Meeting) -> str:
+    """The meeting's captions (WebVTT) for staff to edit, or "" if there are none."""
+    from . import storage
+
+    if not meeting.captions_at:
+        return ""
+    try:
+        return storage.read_text(captions_name(meeting))
+    except FileNotFoundError:
+        return ""
 
 
 def _queue_archive_if_stopped(meeting: Meeting) -> None:
@@ -610,6 +627,72 @@ def _queue_archive_if_stopped(meeting: Meeting) -> None:
 def _archive_progress(meeting_id: int, percent: int) -> None:
     Meeting.objects.filter(pk=meeting_id).update(archive_progress=percent)
     publish_soon(stream=f"webcast-control.{meeting_id}")
+
+
+def _thumbnails(
+    chapter_list: list[Any], total: float, video: str, work: Path, binary: str, prefix: str
+) -> dict[str, str]:
+    from . import archive, storage
+
+    thumbnails = {}
+    for chapter in chapter_list:
+        thumb = work / f"item-{chapter.item_id}.jpg"
+        at = min(chapter.start + 1, max(total - 0.5, 0))
+        archive.run(binary, archive.still_args(video, at, thumb, 320))
+        name = storage.put(f"{prefix}/{thumb.name}", thumb)
+        thumbnails[str(chapter.item_id)] = name
+    return thumbnails
+
+
+def _item_marks(meeting: Meeting) -> list[tuple[int, str, datetime]]:
+    return [
+        (m.item_id, f"{m.item.number}. {m.item.title}", m.at)
+        for m in meeting.item_marks.select_related("item").order_by("at", "pk")
+    ]
+
+
+def _archive_media(
+    meeting: Meeting, master: Path, work: Path, binary: str, prefix: str
+) -> dict[str, Any]:
+    """Make the MP4, chapters, poster and thumbnails in ``work`` and store them, with the
+    live HLS ladder (the VOD), in the archive storage; returns what the archive records."""
+    from . import archive, storage
+
+    playlist = archive.top_variant(master)
+    segments = pipeline.parse_media_playlist(playlist.read_text())
+    total = round(sum(s.duration for s in segments), 3)
+    mp4 = work / "meeting.mp4"
+    archive.run_with_progress(
+        binary,
+        archive.mp4_args(playlist, mp4),
+        total,
+        lambda done: _archive_progress(meeting.pk, int(done * 60)),
+    )
+    chapter_list = archive.chapters(_item_marks(meeting), segments)
+    poster = work / "poster.jpg"
+    archive.run(binary, archive.still_args(mp4, min(total * 0.1, 60.0), poster, 1280))
+    thumbnails = _thumbnails(chapter_list, total, str(mp4), work, binary, prefix)
+    names = {
+        "mp4": storage.put(f"{prefix}/meeting.mp4", mp4),
+        "chapters": storage.put(f"{prefix}/chapters.vtt", archive.chapters_vtt(chapter_list)),
+        "poster": storage.put(f"{prefix}/poster.jpg", poster),
+    }
+    _archive_progress(meeting.pk, 70)
+    # The ladder: segments first, playlists last, so no playlist is ever stored before what it
+    # lists; the master playlist last of all.
+    live = live_dir(meeting)
+    files = sorted(p for p in live.rglob("*") if p.is_file() and p.suffix in {".ts", ".m3u8"})
+    files.sort(key=lambda p: (p.suffix == ".m3u8", p.name == "master.m3u8"))
+    for path in files:
+        storage.put(f"{prefix}/hls/{path.relative_to(live).as_posix()}", path)
+    return names | {
+        "hls": f"{prefix}/hls/master.m3u8",
+        "hls_top": f"{prefix}/hls/{playlist.relative_to(live).as_posix()}",
+        "duration": total,
+        "mp4_size": mp4.stat().st_size,
+        "chapter_starts": {str(c.item_id): c.start for c in chapter_list},
+        "thumbnails": thumbnails,
+    }
 
 
 def meeting_archive_build(*, meeting_id: int) -> Meeting:
@@ -629,45 +712,13 @@ def meeting_archive_build(*, meeting_id: int) -> Meeting:
     _archive_progress(meeting.pk, 0)
     Meeting.objects.filter(pk=meeting.pk).update(archive_state="running")
     binary = ffmpeg_binary()
-    out = archive_dir(meeting)
-    out.mkdir(parents=True, exist_ok=True)
+    prefix = archive_prefix(meeting)
     result: dict[str, Any] = {}
     try:
         master = live_dir(meeting) / "master.m3u8"
         if master.exists():
-            playlist = archive.top_variant(master)
-            segments = pipeline.parse_media_playlist(playlist.read_text())
-            total = round(sum(s.duration for s in segments), 3)
-            mp4 = out / "meeting.mp4"
-            archive.run_with_progress(
-                binary,
-                archive.mp4_args(playlist, mp4),
-                total,
-                lambda done: _archive_progress(meeting.pk, int(done * 80)),
-            )
-            marks = [
-                (m.item_id, f"{m.item.number}. {m.item.title}", m.at)
-                for m in meeting.item_marks.select_related("item").order_by("at", "pk")
-            ]
-            chapter_list = archive.chapters(marks, segments)
-            (out / "chapters.vtt").write_text(archive.chapters_vtt(chapter_list))
-            poster = out / "poster.jpg"
-            archive.run(binary, archive.still_args(mp4, min(total * 0.1, 60.0), poster, 1280))
-            thumbnails = {}
-            for chapter in chapter_list:
-                thumb = out / f"item-{chapter.item_id}.jpg"
-                at = min(chapter.start + 1, max(total - 0.5, 0))
-                archive.run(binary, archive.still_args(mp4, at, thumb, 320))
-                thumbnails[str(chapter.item_id)] = _media_path(thumb)
-            result |= {
-                "duration": total,
-                "mp4": _media_path(mp4),
-                "mp4_size": mp4.stat().st_size,
-                "chapters": _media_path(out / "chapters.vtt"),
-                "chapter_starts": {str(c.item_id): c.start for c in chapter_list},
-                "poster": _media_path(poster),
-                "thumbnails": thumbnails,
-            }
+            with tempfile.TemporaryDirectory(prefix="moot-archive-") as work:
+                result |= _archive_media(meeting, master, Path(work), binary, prefix)
         _archive_progress(meeting.pk, 90)
         if parts:
             # The joined safety recording stays private, beside its parts.
@@ -678,7 +729,8 @@ def meeting_archive_build(*, meeting_id: int) -> Meeting:
             listing.unlink()
             result["recording"] = _private_path(private / "recording.mkv")
             result["recording_parts"] = len(parts)
-    except (pipeline.PipelineError, OSError) as exc:
+    except Exception as exc:  # ffmpeg, the local disk or the archive storage (S3): retried
+        logger.exception("meeting %s: the archive could not be made", meeting.pk)
         Meeting.objects.filter(pk=meeting.pk).update(
             archive_state="failed", archive={"error": str(exc)[:500]}
         )
@@ -694,6 +746,10 @@ def meeting_archive_build(*, meeting_id: int) -> Meeting:
         if meeting.status == S.ENDED:
             meeting_transition(actor=None, meeting=meeting, to=S.ARCHIVED)
         publish_soon(stream=meeting.control_stream)
+    if result.get("hls"):
+        # The archive storage has the ladder now: the local live copy goes (viewers of the
+        # ended stream are sent to the archive's playlists from here on).
+        shutil.rmtree(live_dir(meeting), ignore_errors=True)
     return Meeting.objects.get(pk=meeting.pk)
 
 
@@ -710,10 +766,10 @@ def meeting_captions_set(*, actor: Any, meeting: Meeting, text: str) -> Meeting:
         vtt = archive.captions_to_vtt(text)
     except archive.CaptionError as exc:
         raise ValidationError({"captions": [str(exc)]}) from exc
-    path = archive_dir(meeting) / "captions.vtt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(vtt)
+    from . import storage
+
     meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    storage.put(captions_name(meeting), vtt)
     meeting.captions_at = timezone.now()
     meeting.save(update_fields=["captions_at", "updated_at"])
     audit_record(actor=actor, action="meeting.captions", target=meeting)
@@ -801,29 +857,28 @@ def item_mark_update(*, actor: Any, mark: ItemMark, at: datetime) -> ItemMark:
 
 def archive_chapters_refresh(*, meeting_id: int) -> None:
     """Rewrite the archive's chapters (and item thumbnails) from the current agenda times."""
-    from . import archive
+    from . import archive, storage
     from .supervisor import ffmpeg_binary
 
     meeting = Meeting.objects.get(pk=meeting_id)
-    master = live_dir(meeting) / "master.m3u8"
-    if meeting.archive_state != "done" or not master.exists():
+    data = dict(meeting.archive or {})
+    master = live_dir(meeting) / "master.m3u8"  # archives made before the ladder was stored
+    if meeting.archive_state != "done" or not (data.get("hls_top") or master.exists()):
         return
-    out = archive_dir(meeting)
-    segments = pipeline.parse_media_playlist(archive.top_variant(master).read_text())
-    marks = [
-        (m.item_id, f"{m.item.number}. {m.item.title}", m.at)
-        for m in meeting.item_marks.select_related("item").order_by("at", "pk")
-    ]
-    chapter_list = archive.chapters(marks, segments)
-    (out / "chapters.vtt").write_text(archive.chapters_vtt(chapter_list))
+    prefix = archive_prefix(meeting)
+    if data.get("hls_top"):
+        playlist = storage.read_text(data["hls_top"])
+    else:
+        playlist = archive.top_variant(master).read_text()
+    segments = pipeline.parse_media_playlist(playlist)
+    chapter_list = archive.chapters(_item_marks(meeting), segments)
+    storage.put(data["chapters"], archive.chapters_vtt(chapter_list))
     total = round(sum(s.duration for s in segments), 3)
-    thumbnails = {}
-    for chapter in chapter_list:
-        thumb = out / f"item-{chapter.item_id}.jpg"
-        at = min(chapter.start + 1, max(total - 0.5, 0))
-        archive.run(ffmpeg_binary(), archive.still_args(out / "meeting.mp4", at, thumb, 320))
-        thumbnails[str(chapter.item_id)] = _media_path(thumb)
-    data = dict(meeting.archive)
+    for name in data.get("thumbnails", {}).values():
+        storage.archive_storage().delete(name)
+    with tempfile.TemporaryDirectory(prefix="moot-archive-") as work:
+        video = storage.local_or_url(data["mp4"])
+        thumbnails = _thumbnails(chapter_list, total, video, Path(work), ffmpeg_binary(), prefix)
     data["chapter_starts"] = {str(c.item_id): c.start for c in chapter_list}
     data["thumbnails"] = thumbnails
     Meeting.objects.filter(pk=meeting.pk).update(archive=data)

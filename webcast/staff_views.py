@@ -110,11 +110,10 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     upload_form = RecordingUploadForm(
         request.POST if which == "upload" else None, request.FILES if which == "upload" else None
     )
-    captions_path = services.archive_dir(meeting) / "captions.vtt"
     captions_form = CaptionsForm(
         request.POST if which == "captions" else None,
         request.FILES if which == "captions" else None,
-        initial={"captions": captions_path.read_text() if meeting.captions_at else ""},
+        initial={"captions": services.captions_text(meeting)},
     )
     if request.method == "POST":
         try:
@@ -357,3 +356,4 @@ def recording(request: HttpRequest, pk: int, run: int | None = None) -> HttpResp
         services.recording_download_record(actor=request.user, meeting=meeting, path=path)
     name = f"meeting-{meeting.pk}-safety-recording{'' if run is None else f'-part-{run}'}"
     return private_file_response(request, path, filename=name + path.suffix)
+

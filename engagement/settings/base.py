@@ -6,6 +6,7 @@ server can do. See ``.env.example`` for every variable.
 """
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import environ
 from csp.constants import NONE, SELF
@@ -391,6 +392,35 @@ WEBCAST_PRIVATE_ROOT = env.path("WEBCAST_PRIVATE_ROOT", default=BASE_DIR / "var"
 # With nginx, set this to an `internal` location aliasing WEBCAST_PRIVATE_ROOT (README) and the
 # view hands the bytes (and range requests) to nginx with X-Accel-Redirect.
 WEBCAST_PRIVATE_ACCEL_PREFIX = env("WEBCAST_PRIVATE_ACCEL_PREFIX", default="")
+# Meeting archives (HLS VOD, MP4, poster, thumbnails, chapters, captions) go through Django's
+# storage API: MEDIA_ROOT by default, or an S3-compatible bucket (WEBCAST_ARCHIVE_STORAGE=s3;
+# credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY as boto3 reads them). The bucket
+# must be publicly readable (or behind a CDN) and allow CORS GETs from SITE_URL: see README.
+STORAGES["webcast_archive"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if env("WEBCAST_ARCHIVE_STORAGE", default="local") == "s3":
+    _s3_domain = env("WEBCAST_S3_CUSTOM_DOMAIN", default="") or None
+    STORAGES["webcast_archive"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("WEBCAST_S3_BUCKET"),
+            "endpoint_url": env("WEBCAST_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("WEBCAST_S3_REGION", default="") or None,
+            "custom_domain": _s3_domain,
+            "querystring_auth": False,  # playlists link their segments by relative URL
+            "file_overwrite": True,
+            # public-read where the provider uses object ACLs; unset with a bucket policy instead
+            "default_acl": env("WEBCAST_S3_DEFAULT_ACL", default="") or None,
+        },
+    }
+    _s3_origin = (
+        f"https://{_s3_domain}"
+        if _s3_domain
+        else env("WEBCAST_S3_ENDPOINT_URL", default="")
+        or f"https://{env('WEBCAST_S3_BUCKET')}.s3.amazonaws.com"
+    )
+    _s3_origin = "{0.scheme}://{0.netloc}".format(urlparse(_s3_origin))
+    for _directive in ("img-src", "media-src", "connect-src"):  # posters, video, hls.js
+        CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(_s3_origin)
 
 LOGGING = {
     "version": 1,

@@ -92,8 +92,9 @@ def _info(path: Path) -> pipeline.MediaInfo:
     return pipeline.parse_media_info(_ffmpeg(*pipeline.probe_args(str(path))).stderr)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_archive_job_on_a_real_meeting(staff, settings):
+def streamed_meeting(staff):
+    """A live meeting with two real-time ffmpeg runs (as after a restart) and two agenda marks:
+    returns the meeting, its two items and the program date time the second run starts at."""
     meeting = make_meeting(actor=staff, ladder="240")
     one = services.agenda_item_create(actor=staff, meeting=meeting, number="1", title="Apologies")
     two = services.agenda_item_create(actor=staff, meeting=meeting, number="2", title="Budget")
@@ -125,13 +126,25 @@ def test_the_archive_job_on_a_real_meeting(staff, settings):
     services.meeting_now_on_item(
         actor=staff, meeting=meeting, item=two, at=second_run + timedelta(seconds=1)
     )
+    return meeting, one, two, second_run
 
+
+@pytest.mark.django_db(transaction=True)
+def test_the_archive_job_on_a_real_meeting(staff, settings):
+    meeting, one, two, second_run = streamed_meeting(staff)
+    recordings = services.recordings_dir(meeting)
     services.meeting_transition(actor=staff, meeting=meeting, to=S.ENDED)  # queues the job
 
     meeting.refresh_from_db()
     assert meeting.status == S.ARCHIVED
     assert (meeting.archive_state, meeting.archive_progress) == ("done", 100)
-    out = services.archive_dir(meeting)
+    out = Path(settings.MEDIA_ROOT) / services.archive_prefix(meeting)
+    # The ladder is in the archive storage (here MEDIA_ROOT) and the live copy has gone.
+    assert not services.live_dir(meeting).exists()
+    assert (out / "hls" / "master.m3u8").exists()
+    vod = pipeline.parse_media_playlist((out / "hls" / "240p" / "index.m3u8").read_text())
+    assert [s.uri[:4] for s in vod] == ["r001", "r001", "r002", "r002"]
+    assert all((out / "hls" / "240p" / s.uri).exists() for s in vod)
     mp4 = _info(out / "meeting.mp4")
     assert mp4.duration == pytest.approx(8.0, abs=0.15)
     assert (mp4.width, mp4.height, mp4.has_audio) == (426, 240, True)
@@ -155,6 +168,7 @@ def test_the_archive_job_on_a_real_meeting(staff, settings):
     from django.test import Client
 
     page = Client().get(meeting.get_absolute_url()).content.decode()
+    assert f'data-hls="/media/webcast/archive/{meeting.pk}/hls/master.m3u8"' in page
     assert f'poster="/media/webcast/archive/{meeting.pk}/poster.jpg"' in page
     assert f'<track kind="chapters" src="/media/webcast/archive/{meeting.pk}/chapters.vtt"' in page
     assert "Download the recording</a> (MP4," in page
@@ -196,7 +210,7 @@ def test_archive_waits_while_the_stream_is_still_stopping(staff):
 
 
 @pytest.mark.django_db
-def test_staff_upload_and_edit_captions(staff_client, staff):
+def test_staff_upload_and_edit_captions(staff_client, staff, settings):
     meeting = make_meeting(actor=staff)
     url = reverse("webcast_staff:meeting", args=[meeting.pk])
     srt = b"1\n00:00:01,000 --> 00:00:02,000\nGood evening.\n"
@@ -208,7 +222,7 @@ def test_staff_upload_and_edit_captions(staff_client, staff):
         url, {"form": "captions", "file": SimpleUploadedFile("c.srt", srt)}
     )
     assert response.status_code == 302
-    path = services.archive_dir(meeting) / "captions.vtt"
+    path = Path(settings.MEDIA_ROOT) / services.captions_name(meeting)
     assert path.read_text() == "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nGood evening.\n"
     page = staff_client.get(url).content.decode()
     assert "Good evening." in page  # shown for editing
@@ -289,12 +303,11 @@ def test_upload_a_recording_of_a_meeting_that_was_not_webcast(
     assert ok.status_code == 302
     meeting.refresh_from_db()
     assert (meeting.status, meeting.archive_state) == (S.ARCHIVED, "done")
-    master = (services.live_dir(meeting) / "master.m3u8").read_text()
+    archived = Path(settings.MEDIA_ROOT) / services.archive_prefix(meeting)
+    master = (archived / "hls" / "master.m3u8").read_text()
     assert "360p/index.m3u8" in master
     assert "240p/index.m3u8" in master
-    assert _info(services.archive_dir(meeting) / "meeting.mp4").duration == pytest.approx(
-        5, abs=0.2
-    )
+    assert _info(archived / "meeting.mp4").duration == pytest.approx(5, abs=0.2)
     assert AuditEntry.objects.filter(action="meeting.recording_upload").count() == 1
     again = upload("chamber.mp4", video.read_bytes())
     assert again.status_code == 400

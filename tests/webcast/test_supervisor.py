@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from engagement.audit.models import AuditEntry
 from webcast import pipeline, services
@@ -139,8 +140,10 @@ def test_killed_ffmpeg_is_restarted_the_gap_recorded_and_recordings_intact(super
         assert (info.width, info.height) == (1280, 720)
         assert info.duration > 2.5
 
-    # The live playlists carry both runs, the restart marked as a discontinuity.
-    playlist = (services.live_dir(meeting) / "240p" / "index.m3u8").read_text()
+    # The playlists carry both runs, the restart marked as a discontinuity (the meeting has
+    # ended: the archive job has moved them from the live directory to the archive storage).
+    archived = Path(settings.MEDIA_ROOT) / services.archive_prefix(meeting) / "hls"
+    playlist = (archived / "240p" / "index.m3u8").read_text()
     segments = pipeline.parse_media_playlist(playlist)
     assert segments[0].uri.startswith("r001_")
     assert segments[-1].uri.startswith("r002_")
