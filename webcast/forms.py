@@ -143,3 +143,44 @@ class RecordingUploadForm(forms.Form):
         label=_("Recording of the meeting"),
         help_text=_("A video file: MP4, MOV, MKV, TS, WebM or AVI."),
     )
+
+
+class RetentionForm(forms.Form):
+    """How long recordings are kept: council-wide, then a field per committee."""
+
+    archive_months = forms.IntegerField(
+        label=_("Keep meeting recordings for (months)"),
+        help_text=_("Leave empty to keep them for ever."),
+        required=False,
+        min_value=1,
+        max_value=1200,
+        widget=forms.NumberInput(attrs={"class": "govuk-input--width-4"}),
+    )
+    recording_days = forms.IntegerField(
+        label=_("Keep safety recordings for (days)"),
+        help_text=_(
+            "Everything the webcast received, as received, including adjournments: for staff, "
+            "for a short time."
+        ),
+        min_value=1,
+        max_value=3650,
+        widget=forms.NumberInput(attrs={"class": "govuk-input--width-4"}),
+    )
+
+    def __init__(self, *args, committees=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.committees = list(committees)
+        for committee in self.committees:
+            self.fields[f"committee_{committee.pk}"] = forms.IntegerField(
+                label=_("%(committee)s: keep recordings for (months)") % {"committee": committee},
+                help_text=_(
+                    "Leave empty to follow the council-wide setting; 0 keeps them for ever."
+                ),
+                required=False,
+                min_value=0,
+                max_value=1200,
+                widget=forms.NumberInput(attrs={"class": "govuk-input--width-4"}),
+            )
+
+    def committee_months(self) -> dict[int, int | None]:
+        return {c.pk: self.cleaned_data.get(f"committee_{c.pk}") for c in self.committees}

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -75,6 +76,8 @@ class Meeting(models.Model):
     archive = models.JSONField(default=dict, blank=True)
     captions_at = models.DateTimeField(null=True, blank=True)
     captions_reminded_at = models.DateTimeField(null=True, blank=True)
+    archive_removed_at = models.DateTimeField(null=True, blank=True)
+    recordings_removed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -254,3 +257,33 @@ class Viewer(models.Model):
 
     def __str__(self) -> str:
         return f"viewer of {self.meeting_id}"
+
+
+class ArchiveRetention(models.Model):
+    """How long recordings are kept: one council-wide row (no committee) and a row for each
+    committee with its own archive period. See :mod:`webcast.retention`."""
+
+    committee = models.OneToOneField(
+        "people.Committee",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="archive_retention",
+    )
+    archive_months = models.PositiveSmallIntegerField(
+        _("keep archives for (months)"), null=True, blank=True
+    )
+    recording_days = models.PositiveSmallIntegerField(
+        _("keep safety recordings for (days)"), default=90
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(  # one council-wide row (NULLs would not clash)
+                Coalesce("committee", models.Value(0)), name="one_archive_retention_per_scope"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"retention for {self.committee or 'the council'}"

@@ -76,7 +76,7 @@ def hls_url(meeting: Meeting, *, preview: bool = False) -> str:
     A rehearsal before the meeting goes live is shown only in the control room (``preview``)."""
     from .services import live_dir
 
-    if meeting.status == S.SCHEDULED and not preview:
+    if (meeting.status == S.SCHEDULED and not preview) or meeting.archive_removed_at:
         return ""
     if meeting.archive_state == "done" and (meeting.archive or {}).get("hls"):
         return archive_storage().url(meeting.archive["hls"])

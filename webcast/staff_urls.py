@@ -7,6 +7,7 @@ app_name = "webcast_staff"
 urlpatterns = [
     path("", staff_views.meetings, name="list"),
     path("new/", staff_views.meeting_form, name="create"),
+    path("retention/", staff_views.retention, name="retention"),
     path("<int:pk>/", staff_views.meeting, name="meeting"),
     path("<int:pk>/edit/", staff_views.meeting_form, name="edit"),
     path("<int:pk>/control/", staff_views.control, name="control"),

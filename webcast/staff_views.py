@@ -28,6 +28,7 @@ from .forms import (
     MarkTimeForm,
     MeetingForm,
     RecordingUploadForm,
+    RetentionForm,
     SpeakerForm,
 )
 from .models import AgendaDocument, AgendaItem, ItemMark, Meeting
@@ -357,3 +358,34 @@ def recording(request: HttpRequest, pk: int, run: int | None = None) -> HttpResp
     name = f"meeting-{meeting.pk}-safety-recording{'' if run is None else f'-part-{run}'}"
     return private_file_response(request, path, filename=name + path.suffix)
 
+
+@staff_required(admin=True)
+@require_http_methods(["GET", "POST"])
+def retention(request: HttpRequest) -> HttpResponse:
+    """How long recordings are kept (a council decision: admins only)."""
+    from engagement.people.models import Committee
+
+    from . import retention as policy
+
+    council = policy.council_policy()
+    committees = list(Committee.objects.order_by("name"))
+    own = {
+        r.committee_id: r.archive_months or 0
+        for r in council.__class__.objects.exclude(committee=None)
+    }
+    initial = {"archive_months": council.archive_months, "recording_days": council.recording_days}
+    initial |= {f"committee_{pk}": months for pk, months in own.items()}
+    form = RetentionForm(
+        request.POST if request.method == "POST" else None, initial=initial, committees=committees
+    )
+    if request.method == "POST" and form.is_valid():
+        policy.retention_update(
+            actor=request.user,
+            archive_months=form.cleaned_data["archive_months"],
+            recording_days=form.cleaned_data["recording_days"],
+            committees=form.committee_months(),
+        )
+        messages.success(request, _("How long recordings are kept has been saved."))
+        return redirect("webcast_staff:retention")
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "webcast/staff/retention.html", {"form": form}, status=status)

@@ -21,3 +21,11 @@ def send_captions_reminders() -> int:
 def transcode_upload(meeting_id: int, path: str) -> str:
     """An uploaded recording through the live pipeline, then the archive (webcast queue)."""
     return services.meeting_upload_transcode(meeting_id=meeting_id, path=path).archive_state
+
+
+@task
+def apply_retention() -> dict[str, int]:
+    """Daily: remove archives and safety recordings past the council's periods."""
+    from . import retention
+
+    return retention.retention_apply()

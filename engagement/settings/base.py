@@ -225,6 +225,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webcast.tasks.send_captions_reminders",
         "schedule": 60 * 60 * 6,
     },
+    "webcast-retention": {
+        "task": "webcast.tasks.apply_retention",
+        "schedule": 60 * 60 * 24,
+    },
     "prune-expired": {
         "task": "engagement.core.tasks.prune_expired",
         "schedule": 60 * 60 * 24,
