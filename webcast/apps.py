@@ -7,10 +7,11 @@ class WebcastConfig(AppConfig):
     verbose_name = _("Meetings and webcasts")
 
     def ready(self) -> None:
+        from engagement.accounts import personal_data
         from engagement.core import home
         from engagement.realtime import streams
 
-        from . import selectors
+        from . import selectors, services
 
         home.provide(
             "meetings", template="webcast/includes/_home.html", items=selectors.home_meetings
@@ -25,4 +26,9 @@ class WebcastConfig(AppConfig):
             can_watch=streams.council_staff,
             description="A meeting's ingest health for the control room, about once a second.",
             snapshot=selectors.control_snapshot,
+        )
+        personal_data.register(
+            "meeting_speaking",
+            export=services.speaking_export,
+            anonymise=services.speaking_anonymise,
         )

@@ -430,7 +430,12 @@ def meeting_speaker_set(
     meeting.current_speaker = name
     meeting.current_speaker_role = role if name else ""
     meeting.save(update_fields=["current_speaker", "current_speaker_role", "updated_at"])
-    audit_record(actor=actor, action="meeting.speaker", target=meeting, changes={"speaker": name})
+    audit_record(
+        actor=actor,
+        action="meeting.speaker",
+        target=meeting,
+        changes={"speaker": name, "role": meeting.current_speaker_role},
+    )
     publish(
         stream=meeting.stream,
         event="meeting.speaker",
@@ -971,3 +976,83 @@ def meeting_upload_transcode(*, meeting_id: int, path: str) -> Meeting:
         return Meeting.objects.get(pk=meeting.pk)
     Meeting.objects.filter(pk=meeting.pk).update(archive_state="")
     return meeting_archive_build(meeting_id=meeting.pk)
+
+
+# --- public speakers' names (personal data) -----------------------------------------------------
+
+
+def _public_speaker_marks(name: str):
+    return SpeakerMark.objects.filter(role=SpeakerMark.Role.PUBLIC, name__iexact=name.strip())
+
+
+def _forget_speaker_name(meeting_ids: list[int], name: str) -> None:
+    """Blank ``name`` where it was also kept: the live "speaking now" field and the audit
+    entries of marking the speaker."""
+    from engagement.audit.models import AuditEntry
+
+    public = SpeakerMark.Role.PUBLIC
+    Meeting.objects.filter(
+        pk__in=meeting_ids, current_speaker__iexact=name, current_speaker_role=public
+    ).update(current_speaker="")
+    AuditEntry.objects.filter(
+        action="meeting.speaker",
+        target_type=Meeting._meta.label_lower,
+        target_id__in=[str(pk) for pk in meeting_ids],
+        changes__speaker__iexact=name,
+    ).exclude(changes__role__in=[SpeakerMark.Role.COUNCILLOR, SpeakerMark.Role.OFFICER]).update(
+        changes={"speaker": "", "role": public}
+    )
+
+
+def speaking_export(user: Any) -> list[dict[str, Any]]:
+    """The speaker index entries that name the person: as a councillor linked to the account,
+    or as a public speaker under the account's name (public speakers have no account link:
+    the name is how the index knows them)."""
+    marks = SpeakerMark.objects.filter(councillor__user=user)
+    if (user.name or "").strip():
+        marks = marks | _public_speaker_marks(user.name)
+    return [
+        {
+            "meeting": str(mark.meeting),
+            "at": mark.at.isoformat(),
+            "name": mark.name,
+            "role": mark.role,
+        }
+        for mark in marks.select_related("meeting__committee").order_by("at")
+    ]
+
+
+def speaking_anonymise(user: Any) -> None:
+    """Public speakers under the account's name lose the name (the entry stays: someone from
+    the public spoke then). Councillors spoke in public office: their entries stay."""
+    name = (user.name or "").strip()
+    if not name:
+        return
+    marks = _public_speaker_marks(name)
+    meeting_ids = list(marks.values_list("meeting_id", flat=True).distinct())
+    marks.update(name="")
+    _forget_speaker_name(meeting_ids, name)
+
+
+@transaction.atomic
+def speaker_name_remove(*, actor: Any, mark: SpeakerMark) -> SpeakerMark:
+    """Remove a public speaker's name from the speaker index (their request, without an
+    account). Audited without the name."""
+    mark = SpeakerMark.objects.select_for_update().get(pk=mark.pk)
+    if mark.role != SpeakerMark.Role.PUBLIC:
+        raise WebcastError(
+            _("Only public speakers' names can be removed: councillors and officers speak in "
+              "public office.")
+        )  # fmt: skip
+    if not mark.name:
+        return mark
+    name, mark.name = mark.name, ""
+    mark.save(update_fields=["name"])
+    _forget_speaker_name([mark.meeting_id], name)
+    audit_record(
+        actor=actor,
+        action="meeting.speaker_name_removed",
+        target=mark.meeting,
+        changes={"at": mark.at.isoformat()},
+    )
+    return mark

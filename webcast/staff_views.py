@@ -31,7 +31,7 @@ from .forms import (
     RetentionForm,
     SpeakerForm,
 )
-from .models import AgendaDocument, AgendaItem, ItemMark, Meeting
+from .models import AgendaDocument, AgendaItem, ItemMark, Meeting, SpeakerMark
 from .supervisor import rtmp_port
 
 S = Meeting.Status
@@ -170,10 +170,17 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
                 services.item_mark_update(actor=request.user, mark=mark, at=at)
                 messages.success(request, _("The time has been corrected."))
                 return redirect("webcast_staff:meeting", pk=meeting.pk)
+            if which == "speaker-name":
+                speaker = get_object_or_404(
+                    SpeakerMark, pk=_int(request.POST.get("speaker")), meeting=meeting
+                )
+                services.speaker_name_remove(actor=request.user, mark=speaker)
+                messages.success(request, _("The speaker's name has been removed."))
+                return redirect("webcast_staff:meeting", pk=meeting.pk)
             if which not in {"item", "document", "captions", "mark", "upload"}:
                 return HttpResponse(_("Unknown form."), status=400)
         except (ValidationError, services.WebcastError) as exc:
-            if which == "mark":
+            if which in {"mark", "speaker-name"}:
                 messages.error(
                     request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
                 )
@@ -195,6 +202,7 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
         and meeting.archive_state in {"", "failed"}
         and not selectors.hls_url(meeting),
         "marks": list(meeting.item_marks.select_related("item").order_by("at", "pk")),
+        "speakers": list(meeting.speaker_marks.order_by("at", "pk")),
         "archive": selectors.archive_urls(meeting, staff=True),
         "recording_parts": selectors.recording_parts(meeting),
     }
