@@ -241,8 +241,8 @@ def _percentile(values: list[float], p: float) -> float:
 
 def _audit(db: psycopg.Connection, source_id: int, served: list[str]) -> dict[str, Any]:
     rows = db.execute(
-        "SELECT external_id, fetched_at, routed_at, case_id, ignored FROM social_post"
-        " WHERE source_id = %s",
+        "SELECT external_id, fetched_at, routed_at, case_id, ignored,"
+        " ignored = '' OR ignored LIKE 'diverted%%' FROM social_post WHERE source_id = %s",
         [source_id],
     ).fetchall()
     stored = {r[0] for r in rows}
@@ -256,7 +256,9 @@ def _audit(db: psycopg.Connection, source_id: int, served: list[str]) -> dict[st
     ).fetchone()[0]
     caseless = sum(1 for r in rows if not r[4] and r[3] is None)
     routed = [r for r in rows if r[2] is not None]
-    latencies = [(r[2] - r[1]).total_seconds() for r in routed]
+    # Latency is counted for the posts routing had to place (spam and the council's own posts
+    # are settled when stored, in no time, and would flatter the figures).
+    latencies = [(r[2] - r[1]).total_seconds() for r in routed if r[5]]
     first_fetch = min(r[1] for r in rows) if rows else None
     last_route = max(r[2] for r in routed) if routed else None
     span = (last_route - first_fetch).total_seconds() if rows and routed else 0.0

@@ -21,6 +21,13 @@ from engagement.core.validators import validate_no_markup, validate_single_line
 _line = [validate_single_line]
 
 
+def _label(choices: type[models.Choices], value: object) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
 class Network(models.TextChoices):
     X = "x", _("X")
     MASTODON = "mastodon", _("Mastodon")
@@ -272,6 +279,21 @@ class Case(models.Model):
 
         return reverse("social:case", kwargs={"pk": self.pk})
 
+    # The inbox row is rendered for every routed case (its live event): these give what
+    # ``get_state_display`` and the like give, without rebuilding and hashing every choice's
+    # translated label on each call.
+    @property
+    def state_label(self) -> str:
+        return _label(self.State, self.state)
+
+    @property
+    def priority_label(self) -> str:
+        return _label(self.Priority, self.priority)
+
+    @property
+    def network_label(self) -> str:
+        return _label(Network, self.network)
+
     @property
     def is_open(self) -> bool:
         return self.state in {self.State.NEW, self.State.OPEN, self.State.WAITING}
@@ -313,6 +335,15 @@ class Post(models.Model):
         ordering = ["posted_at"]
         constraints = [
             models.UniqueConstraint(fields=["network", "external_id"], name="unique_social_post")
+        ]
+        indexes = [
+            # The posts waiting to be routed, oldest first: what a routing batch drains and
+            # the poller counts for its back-pressure, without walking the routed ones.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(routed_at__isnull=True),
+                name="social_post_unrouted",
+            )
         ]
         verbose_name = _("post")
         verbose_name_plural = _("posts")

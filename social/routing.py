@@ -88,13 +88,22 @@ class Route:
     owner: Councillor | None = None
     watchers: list[Councillor] = field(default_factory=list)
     team: Team | None = None
+    rule: RoutingRule | None = None
     topic: str = ""
     priority: int = Case.Priority.NORMAL
     resident_id: int | None = None
     trace: list[dict[str, Any]] = field(default_factory=list)
+    earlier: list[tuple[int, Case]] = field(default_factory=list)
+    """Trace lines naming a case made earlier in the same batch, filled in once it is saved."""
 
     def note(self, step: str, **params: Any) -> None:
         self.trace.append({"step": step, "params": {k: str(v) for k, v in params.items()}})
+
+    def fill_earlier(self) -> None:
+        """Name the earlier cases (made in this batch, so numbered only when saved)."""
+        for index, case in self.earlier:
+            self.trace[index]["params"]["case"] = str(case.pk)
+        self.earlier.clear()
 
 
 @dataclass
@@ -185,7 +194,7 @@ class Batch:
             .values_list("network", "h", "user_id", "user__ward_id")
         ):
             self.identities[(network, handle)] = (user_id, ward_id)
-        self.history: dict[tuple[str, str], tuple[int, int]] = {}
+        self.history: dict[tuple[str, str], tuple[int | Case, int]] = {}
         for network, handle, case_id, ward_id in (
             Case.objects.filter(
                 network__in=networks,
@@ -199,9 +208,10 @@ class Batch:
         self._rotas: dict[int, WardRota] = {}
 
     def remember(self, case: Case) -> None:
-        """A case made earlier in this batch counts as history for the posts after it."""
+        """A case made earlier in this batch (not saved yet) counts as history for the posts
+        after it."""
         if case.ward_id is not None:
-            self.history[(case.network, case.author_handle)] = (case.pk, case.ward_id)
+            self.history[(case.network, case.author_handle)] = (case, case.ward_id)
 
     def lock_rotas(self, ward_ids: set[int]) -> None:
         missing = ward_ids - set(self._rotas)
@@ -364,54 +374,51 @@ def _by_history(post: Post, route: Route, batch: Batch) -> Ward | None:
     if found is None or ward is None:
         route.note("no_history")
         return None
-    route.note("history", case=found[0], ward=ward.name)
+    case = found[0]
+    if isinstance(case, Case):  # made earlier in this batch: its number comes when it is saved
+        route.earlier.append((len(route.trace), case))
+        case = case.pk
+    route.note("history", case=case, ward=ward.name)
     return ward
 
 
 PLACE_SIGNALS = (_by_geotag, _by_postcode, _by_gazetteer, _by_resident, _by_history)
 
 
-def place_of(post: Post, batch: Batch) -> Ward | None:
-    """The ward the place signals give, without taking a rota turn: a batch finds its wards
-    first so it can lock their rotas in ward order (two workers never wait on each other in a
-    circle)."""
-    scratch = Route()
-    for signal in PLACE_SIGNALS:
-        ward = signal(post, scratch, batch)
-        if ward is not None:
-            return ward
-    return None
-
-
-def route_post(post: Post, batch: Batch | None = None) -> Route | Diversion:
-    """Decide where a new post's case goes. Call inside the routing transaction (the rota rows
-    are locked); ``batch`` holds what a batch of posts shares (made for one post if absent)."""
-    batch = batch or Batch([post])
+def decide(post: Post, batch: Batch) -> Route | Diversion:
+    """Where a new post goes, without taking a rota turn: a diverter's claim, or the ward the
+    place signals give and the topic rule that matches. A batch decides every post first, then
+    locks the rotas of the wards found (in ward order, so two workers never wait on each other
+    in a circle) and takes the turns with :func:`assign`."""
     for diverter in list(_DIVERTERS):
         diversion = diverter(post)
         if diversion is not None:
             return diversion
     route = Route()
-    ward = None
     for signal in PLACE_SIGNALS:
-        ward = signal(post, route, batch)
-        if ward is not None:
+        route.ward = signal(post, route, batch)
+        if route.ward is not None:
             break
-    rule = None
     for candidate, pattern in _rules():
         found = pattern.search(post.text)
         if found:
-            rule = candidate
-            route.note("topic", keyword=found[1], topic=rule.name)
-            route.topic = rule.name
-            route.priority = rule.priority
-            route.team = rule.team
+            route.rule = candidate
+            route.note("topic", keyword=found[1], topic=candidate.name)
+            route.topic = candidate.name
+            route.priority = candidate.priority
+            route.team = candidate.team
             break
     else:
         route.note("no_topic")
+    return route
 
+
+def assign(route: Route, batch: Batch) -> Route:
+    """The owner and watchers of a decided route: the ward's next councillor on the rota (call
+    inside the routing transaction, with the ward's rota locked), else the topic rule's
+    councillor or team, else triage."""
+    ward, rule = route.ward, route.rule
     if ward is not None:
-        route.ward = ward
         owner, watchers = batch.next_owner(ward)
         if owner is None:
             route.note("no_councillor", ward=ward.name)
@@ -442,3 +449,14 @@ def route_post(post: Post, batch: Batch | None = None) -> Route | Diversion:
         route.target = Case.Target.TRIAGE
         route.note("triage")
     return route
+
+
+def route_post(post: Post, batch: Batch | None = None) -> Route | Diversion:
+    """Decide where a new post's case goes and take its rota turn. Call inside the routing
+    transaction (the rota rows are locked); ``batch`` holds what a batch of posts shares (made
+    for one post if absent)."""
+    batch = batch or Batch([post])
+    decision = decide(post, batch)
+    if isinstance(decision, Diversion):
+        return decision
+    return assign(decision, batch)

@@ -28,9 +28,11 @@ def poll_source(source_id: int) -> str:
 
 @task
 def route_posts(post_ids: list[int]) -> int:
-    from .services import posts_route
+    """Route these posts, and with them the oldest others still waiting (up to
+    ``services.drain_size()`` in one transaction; posts another worker holds are left to it)."""
+    from .services import drain_size, posts_route
 
-    return len(posts_route(post_ids=post_ids))
+    return len(posts_route(post_ids=post_ids, drain=drain_size()))
 
 
 @task

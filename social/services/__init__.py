@@ -33,7 +33,7 @@ from .cases import (
 from .common import CaseError, _own_handles, inbox_streams, listening_settings
 from .config import config_save, gazetteer_import, social_anonymise, social_export
 from .ingest import identity_remove, identity_start, posts_store, spam_reason
-from .routing import post_route, posts_route
+from .routing import drain_size, post_route, posts_route, unrouted_count
 
 __all__ = [
     "CaseError",
@@ -49,6 +49,7 @@ __all__ = [
     "case_set_state",
     "cases_anonymise_expired",
     "config_save",
+    "drain_size",
     "due_digests_notify",
     "gazetteer_import",
     "identity_remove",
@@ -64,4 +65,5 @@ __all__ = [
     "social_anonymise",
     "social_export",
     "spam_reason",
+    "unrouted_count",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -16,9 +17,14 @@ from social.models import (
     Post,
     Team,
 )
-from social.routing import Diversion, place_of, route_post
+from social.routing import Diversion
 
 from .common import _publish_cases, listening_settings, logger
+
+DRAIN = 400
+"""Posts one routing transaction takes at most when it drains the backlog (see
+:func:`posts_route`): larger batches cost less a post (the live events are one per inbox per
+batch), smaller ones keep each post's wait short."""
 
 
 def post_route(*, post_id: int) -> Case | None:
@@ -27,33 +33,64 @@ def post_route(*, post_id: int) -> Case | None:
     return posts_route(post_ids=[post_id]).get(post_id)
 
 
-def posts_route(*, post_ids: list[int]) -> dict[int, Case | None]:
+def posts_route(*, post_ids: list[int], drain: int = 0) -> dict[int, Case | None]:
     """Route stored posts: each joins the case of the post it replies to (or its conversation's
     open case), or gets a new case where routing says. One transaction for the batch, with the
     posts locked: idempotent, and safe to run on overlapping batches at once. If the batch
-    fails, each post is tried on its own, so one bad post cannot hold up the others."""
+    fails, each post is tried on its own, so one bad post cannot hold up the others.
+
+    With ``drain`` (the routing task, and the poller when routing falls behind) the batch also
+    takes the oldest other unrouted posts, up to ``drain`` posts in all, and leaves any post
+    another worker has locked to that worker: under a flood, each worker routes whatever is
+    waiting in one transaction instead of queueing page after page, and two workers never
+    wait for each other's posts."""
+    ids = sorted(set(post_ids))
     try:
-        return _route_batch(sorted(set(post_ids)))
+        return _route_batch(ids, drain=drain)
     except Exception:
-        if len(post_ids) == 1:
+        if len(ids) <= 1 and not drain:
             raise
-        logger.exception(
-            "Routing a batch of %s posts failed; routing them one by one", len(post_ids)
-        )
+        logger.exception("Routing a batch of %s posts failed; routing them one by one", len(ids))
         routed: dict[int, Case | None] = {}
-        for post_id in post_ids:
+        for post_id in ids:
             routed.update(_route_batch([post_id]))
         return routed
 
 
-def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
-    from social.routing import Batch
+def drain_size() -> int:
+    """``DRAIN``, or the ``SOCIAL_ROUTE_DRAIN`` setting (tests that kill a worker part way
+    through routing set it small)."""
+    return int(getattr(settings, "SOCIAL_ROUTE_DRAIN", DRAIN))
 
+
+def unrouted_count() -> int:
+    """Posts stored and waiting to be routed (the poller's back-pressure)."""
+    return Post.objects.filter(routed_at__isnull=True).count()
+
+
+def _route_batch(post_ids: list[int], *, drain: int = 0) -> dict[int, Case | None]:
+    """Route a batch in one transaction, in three steps so that the rows every batch shares
+    (the wards' rotas) are locked only for the writes at the end: decide every post (joins,
+    place, topic, due times) with only the batch's posts and joined cases locked; lock the
+    rotas of the wards found and take their turns; write. The live events are published after
+    the commit (a worker killed in between loses an inbox's live update, never a case: the
+    inbox shows it on the next load)."""
+    from social.routing import Batch, assign, decide
+
+    result: dict[int, Case | None] = {}
     with transaction.atomic():
-        posts = list(Post.objects.select_for_update().filter(pk__in=post_ids).order_by("pk"))
+        # The raw payload is not needed to route, and decoding it cost more than the rest of
+        # the row.
+        locked = Post.objects.select_for_update(skip_locked=bool(drain)).defer("raw")
+        posts = list(locked.filter(pk__in=post_ids).order_by("pk"))
+        if drain > len(posts):
+            posts += list(
+                locked.filter(routed_at__isnull=True)
+                .exclude(pk__in=post_ids)
+                .order_by("pk")[: drain - len(posts)]
+            )
         done = {p.pk: p.case_id for p in posts if p.routed_at is not None}
         todo = sorted((p for p in posts if p.routed_at is None), key=lambda p: (p.posted_at, p.pk))
-        result: dict[int, Case | None] = {}
         if done:
             cases = Case.objects.in_bulk([c for c in done.values() if c])
             result.update({pk: cases.get(case_id) for pk, case_id in done.items()})
@@ -62,19 +99,15 @@ def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
         now = timezone.now()
         joins = _threads(todo)
         batch = Batch(todo)
-        wards = {place_of(p, batch) for p in todo if joins.case_for(p) is None}
-        batch.lock_rotas({w.pk for w in wards if w is not None})
         targets = listening_settings()
-        triage = _triage_team()
-        new_cases: list[Case] = []
-        watchers: list[tuple[Case, list[Any]]] = []
+        new: list[tuple[Post, Case, Any]] = []
         events: list[CaseEvent] = []
         touched: dict[int, Case] = {}
+        # 1. Decide every post: no row that other batches need is locked yet.
         for post in todo:
             case = joins.case_for(post)
             if case is not None:
                 post.case = case
-                post.routed_at = now
                 events.append(CaseEvent(case=case, kind=CaseEvent.Kind.POST, post=post, at=now))
                 if case.state in {Case.State.WAITING, Case.State.RESOLVED}:
                     events.append(
@@ -91,17 +124,13 @@ def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
                     touched[case.pk] = case
                 result[post.pk] = case
                 continue
-            decision = route_post(post, batch)
+            decision = decide(post, batch)
             if isinstance(decision, Diversion):
                 post.ignored = f"diverted to {decision.target}"[:200]
-                post.routed_at = now
                 result[post.pk] = None
                 continue
             start = min(post.posted_at, now)
             case = Case(
-                target=decision.target,
-                owner=decision.owner,
-                team=decision.team or (triage if decision.target == Case.Target.TRIAGE else None),
                 ward=decision.ward,
                 topic=decision.topic,
                 priority=decision.priority,
@@ -126,34 +155,48 @@ def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
                     day_ends=targets.day_ends,
                 ),
             )
-            new_cases.append(case)
-            watchers.append((case, decision.watchers))
-            events.append(
-                CaseEvent(
-                    case=case,
-                    kind=CaseEvent.Kind.CREATED,
-                    post=post,
-                    at=now,
-                )
-            )
+            new.append((post, case, decision))
+            events.append(CaseEvent(case=case, kind=CaseEvent.Kind.CREATED, post=post, at=now))
             post.case = case
-            post.routed_at = now
             joins.add(post, case)
             batch.remember(case)
             result[post.pk] = case
-        Case.objects.bulk_create(new_cases)
+        # 2. Take the rota turns, the wards locked in ward order, in the posts' order.
+        batch.lock_rotas({route.ward.pk for _, _, route in new if route.ward is not None})
+        triage = _triage_team()
+        watchers: list[tuple[Case, list[Any]]] = []
+        for _, case, route in new:
+            assign(route, batch)
+            case.target = route.target
+            case.owner = route.owner
+            case.team = route.team or (triage if route.target == Case.Target.TRIAGE else None)
+            watchers.append((case, route.watchers))
+        # 3. Write.
+        Case.objects.bulk_create([case for _, case, _ in new])
+        named = [case for _, case, route in new if route.earlier]
+        for _, _, route in new:
+            route.fill_earlier()
+        if named:
+            Case.objects.bulk_update(named, ["trace"])
         through = Case.watchers.through
         through.objects.bulk_create(
             [through(case_id=case.pk, councillor_id=w.pk) for case, ws in watchers for w in ws]
         )
-        for case in touched.values():
-            case.save(update_fields=["state", "resolved_at", "updated_at"])
+        if touched:
+            for case in touched.values():
+                case.updated_at = now
+            Case.objects.bulk_update(list(touched.values()), ["state", "resolved_at", "updated_at"])
         for event in events:
             event.case_id = event.case.pk
             event.post_id = event.post.pk if event.post is not None else None
         CaseEvent.objects.bulk_create(events)
+        batch.save_rotas()
         # One plain UPDATE per post sent as a batch (bulk_update's CASE expressions cost more
-        # to build than the statements cost to run).
+        # to build than the statements cost to run). ``routed_at`` is taken now, when the
+        # cases are written, so it says when the post's case came to exist.
+        routed_at = timezone.now()
+        for post in todo:
+            post.routed_at = routed_at
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"UPDATE {Post._meta.db_table} SET case_id = %s, routed_at = %s, ignored = %s"  # noqa: S608
@@ -163,17 +206,18 @@ def _route_batch(post_ids: list[int]) -> dict[int, Case | None]:
                     for p in todo
                 ],
             )
-        batch.save_rotas()
-        _publish_cases(
-            [(c, "social.case.created", [w.pk for w in ws]) for c, ws in watchers]
-            + [(c, "social.case.updated", None) for c in touched.values()]
-        )
-        owned = [c.pk for c in new_cases if c.owner is not None and c.owner.user_id is not None]
+        owned = [c.pk for _, c, _ in new if c.owner is not None and c.owner.user_id is not None]
         if owned:
             from social.tasks import notify_new_cases
 
             enqueue(notify_new_cases, owned)
-        return result
+    changes = [(c, "social.case.created", [w.pk for w in ws]) for c, ws in watchers] + [
+        (c, "social.case.updated", None) for c in touched.values()
+    ]
+    if changes:
+        with transaction.atomic():
+            _publish_cases(changes)
+    return result
 
 
 def _summary(text: str) -> str:
@@ -258,6 +302,10 @@ def _live_cases(case_ids: set[int]) -> dict[int, Case]:
         target[case_id] = current
     locked = {
         c.pk: c
-        for c in Case.objects.select_for_update().filter(pk__in=set(target.values())).order_by("pk")
+        for c in Case.objects.select_for_update(of=("self",))
+        .select_related("owner", "team", "ward")
+        .defer("ward__boundary")
+        .filter(pk__in=set(target.values()))
+        .order_by("pk")
     }
     return {case_id: locked[t] for case_id, t in target.items() if t in locked}

@@ -10,3 +10,6 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_URL = os.environ["MOOT_TEST_BROKER_URL"]
 DATABASES["default"]["NAME"] = os.environ["MOOT_TEST_DB_NAME"]
 SOCIAL_X_API_BASE_URL = os.environ["SOCIAL_X_API_BASE_URL"]
+# Small routing transactions, so a worker killed part way through routing has committed some
+# batches and not others.
+SOCIAL_ROUTE_DRAIN = 10
