@@ -793,7 +793,7 @@ def captions_reminders_send() -> int:
 
     due = Meeting.objects.filter(
         status=S.ARCHIVED,
-        archive_state="done",  # not one whose recording was removed (retention)
+        archive_removed_at__isnull=True,  # not one whose recording was removed (retention)
         captions_at__isnull=True,
         captions_reminded_at__isnull=True,
         ended_at__lte=timezone.now() - timedelta(days=10),
