@@ -114,8 +114,9 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def rtmp_url(source: Source) -> str:
-    """The listening URL: the secret key is the RTMP *application*, which ffmpeg checks (it
-    refuses a push to any other application); the stream name is ignored by ffmpeg."""
+    """ffmpeg's listening URL, on the loopback behind the RTMP gate (:mod:`webcast.rtmp_gate`),
+    which lets through only a push whose application is the secret key (ffmpeg itself only
+    warns about another application); the stream name is not checked."""
     return f"rtmp://{source.listen_host}:{source.listen_port}/{source.stream_key}/live"
 
 

@@ -33,11 +33,11 @@ from django.utils.translation import gettext as _
 
 from . import pipeline, services
 from .models import IngestRun, Meeting
+from .rtmp_gate import RtmpGate, free_loopback_port
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
-WRONG_KEY = "App field don't match up"
 
 
 def ffmpeg_binary() -> str:
@@ -84,15 +84,19 @@ def rtmp_port(meeting: Meeting) -> int:
     return settings.WEBCAST_RTMP_PORT_BASE + meeting.pk % 1000
 
 
-def source_for(meeting: Meeting, mode: str, *, slate: Path | None = None) -> pipeline.Source:
+def source_for(
+    meeting: Meeting, mode: str, *, slate: Path | None = None, upstream_port: int = 0
+) -> pipeline.Source:
+    """What ffmpeg reads. A push goes to the RTMP gate on the meeting's public port, which lets
+    only the right key through to ffmpeg listening on ``upstream_port`` on the loopback."""
     if mode == IngestRun.Mode.SLATE:
         return pipeline.Source("slate", image=str(slate), width=1280, height=720)
     if meeting.source == Meeting.Source.RTMP:
         return pipeline.Source(
             "rtmp",
             stream_key=meeting.stream_key,
-            listen_host=settings.WEBCAST_RTMP_LISTEN_HOST,
-            listen_port=rtmp_port(meeting),
+            listen_host="127.0.0.1",
+            listen_port=upstream_port,
         )
     if meeting.source == Meeting.Source.PULL:
         return pipeline.Source("pull", url=meeting.pull_url)
@@ -125,6 +129,9 @@ class MeetingSupervisor:
         self.process: subprocess.Popen[str] | None = None
         self.run_record: IngestRun | None = None
         self._heights: tuple[int, ...] | None = None
+        self.gate: RtmpGate | None = None
+        self.stream_key = ""
+        self.upstream_port: int | None = None
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -144,7 +151,7 @@ class MeetingSupervisor:
                 if result.planned or stop.is_set():
                     failures = 0
                     continue
-                if result.frames or WRONG_KEY in result.error:
+                if result.frames:
                     failures = 0
                     delay = self.restart_delay
                 else:
@@ -157,6 +164,37 @@ class MeetingSupervisor:
                     delay,
                 )
                 stop.wait(delay)
+        finally:
+            if self.gate is not None:
+                self.gate.stop()
+            connection.close()
+
+    def _gate_for(self, meeting: Meeting) -> None:
+        """Open the meeting's public RTMP port (once; it stays open between runs)."""
+        if self.gate is not None:
+            return
+        port = rtmp_port(meeting)
+        try:
+            self.gate = RtmpGate(
+                settings.WEBCAST_RTMP_LISTEN_HOST,
+                port,
+                key=lambda: self.stream_key,
+                upstream_port=lambda: self.upstream_port,
+                refused=self._refused,
+                label=f"meeting {meeting.pk}",
+            ).start()
+        except OSError as exc:
+            raise pipeline.PipelineError(
+                _("The RTMP port %(port)s cannot be opened: %(error)s")
+                % {"port": port, "error": exc.strerror or exc}
+            ) from exc
+
+    def _refused(self, address: str) -> None:
+        close_old_connections()
+        try:
+            services.ingest_error_set(
+                meeting_id=self.meeting_id, error=_("A push with a wrong stream key was refused.")
+            )
         finally:
             connection.close()
 
@@ -186,15 +224,10 @@ class MeetingSupervisor:
             return RunResult(None, error, False, 0)
         self.process = process
         stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-        intruder = threading.Event()
         frames = [0]
         readers = [
-            threading.Thread(
-                target=self._read_progress, args=(process, run, frames, intruder), daemon=True
-            ),
-            threading.Thread(
-                target=_read_lines, args=(process, stderr_tail, intruder), daemon=True
-            ),
+            threading.Thread(target=self._read_progress, args=(process, run, frames), daemon=True),
+            threading.Thread(target=_read_lines, args=(process, stderr_tail), daemon=True),
         ]
         for reader in readers:
             reader.start()
@@ -220,15 +253,6 @@ class MeetingSupervisor:
             # It never produced a picture: the source is unreachable, unsupported or corrupt.
             detail = error
             error = _("The video source could not be read: %(detail)s") % {"detail": detail}
-        if intruder.is_set():
-            # ffmpeg's RTMP listener only warns about the wrong application (our key) and goes
-            # on; we killed it on that warning, before its first 2 s segment. Whatever of the
-            # intruder's stream reached this run's recording is deleted.
-            logger.warning("meeting %s: a push with a wrong stream key was refused", meeting.pk)
-            error = _("A push with a wrong stream key was refused.")
-            if plan.recording is not None:
-                plan.recording.unlink(missing_ok=True)
-            frames[0] = 0
         services.ingest_run_end(run=run, exit_code=exit_code, error=error, planned=planned)
         self.process = None
         return RunResult(exit_code, error, planned, frames[0])
@@ -237,7 +261,12 @@ class MeetingSupervisor:
         from .slate import slate_image
 
         slate = slate_image() if mode == IngestRun.Mode.SLATE else None
-        source = source_for(meeting, mode, slate=slate)
+        self.upstream_port = None
+        if meeting.source == Meeting.Source.RTMP and mode != IngestRun.Mode.SLATE:
+            self._gate_for(meeting)
+            self.stream_key = meeting.stream_key
+            self.upstream_port = free_loopback_port()
+        source = source_for(meeting, mode, slate=slate, upstream_port=self.upstream_port or 0)
         wanted = self._heights or pipeline.parse_ladder(meeting.ladder)
         height: int | None = None
         if source.kind in {"test", "slate"}:
@@ -266,7 +295,6 @@ class MeetingSupervisor:
         process: subprocess.Popen[str],
         run: IngestRun,
         frames: list[int],
-        intruder: threading.Event,
     ) -> None:
         last_sent = 0.0
         last: tuple[float, int | None] | None = None
@@ -274,8 +302,6 @@ class MeetingSupervisor:
         try:
             assert process.stdout is not None  # noqa: S101
             for progress in pipeline.parse_progress(process.stdout):
-                if intruder.is_set():
-                    break
                 if progress.frame and not frames[0]:
                     services.ingest_run_first_frame(run=run)
                 frames[0] = progress.frame
@@ -314,14 +340,9 @@ def _source_changed(before: Meeting, now: Meeting) -> bool:
     )
 
 
-def _read_lines(
-    process: subprocess.Popen[str], into: collections.deque[str], intruder: threading.Event
-) -> None:
+def _read_lines(process: subprocess.Popen[str], into: collections.deque[str]) -> None:
     assert process.stderr is not None  # noqa: S101
     for line in process.stderr:
-        if WRONG_KEY in line and not intruder.is_set():
-            intruder.set()
-            process.kill()
         if line.strip():
             into.append(line.strip())
 
@@ -342,9 +363,6 @@ def _error_from(stderr: list[str], exit_code: int | None, planned: bool) -> str:
     if exit_code is not None and exit_code < 0:
         name = signal.Signals(-exit_code).name
         return _("ffmpeg stopped unexpectedly (%(signal)s).") % {"signal": name}
-    for line in reversed(stderr):
-        if WRONG_KEY in line:
-            return line
     errors = [line for line in stderr if "rror" in line or "nvalid" in line or "failed" in line]
     return (errors[-1] if errors else (stderr[-1] if stderr else ""))[:500] if exit_code else ""
 
