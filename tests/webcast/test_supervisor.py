@@ -300,6 +300,39 @@ def test_pull_from_an_hls_url(supervise, tmp_path):
     assert (info.width, info.height) == (640, 360)
 
 
+def test_a_corrupt_input_shows_a_clear_status_in_the_control_room(supervise, tmp_path, staff):
+    """A camera URL answering with bytes that are not video: staff see why, no crash loop."""
+    import functools
+    import http.server
+
+    from django.test import Client
+    from django.urls import reverse
+
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    (upstream / "camera.ts").write_bytes(bytes(range(7, 250)) * 4000)  # no MPEG-TS sync bytes
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(upstream))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/camera.ts"
+        meeting = live_meeting(source=Meeting.Source.PULL, pull_url=url)
+        supervise(meeting, restart_delay=0.5)
+        wait_for(lambda: Meeting.objects.get(pk=meeting.pk).ingest_error, what="an error")
+        time.sleep(3)
+    finally:
+        server.shutdown()
+    meeting.refresh_from_db()
+    assert meeting.ingest_error.startswith("The video source could not be read: ")
+    assert 2 <= IngestRun.objects.filter(meeting=meeting).count() <= 4  # backing off
+    assert not IngestRun.objects.filter(meeting=meeting, first_frame_at__isnull=False).exists()
+    client = Client()
+    client.force_login(staff)
+    page = client.get(reverse("webcast_staff:control", args=[meeting.pk])).content.decode()
+    assert "The stream has a problem" in page
+    assert "The video source could not be read: " in page
+
+
 def test_a_rehearsal_stays_out_of_what_viewers_get(supervise):
     meeting = make_meeting(ladder="240")
     services.meeting_ingest_set(actor=None, meeting=meeting, enabled=True)
