@@ -67,6 +67,21 @@ def supervise() -> Iterator[Callable[[Meeting], MeetingSupervisor]]:
         assert not thread.is_alive()
 
 
+@contextlib.contextmanager
+def serving(directory: Path) -> Iterator[str]:
+    """A local web server for ``directory`` (a camera or upstream server); yields its URL."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
 def live_meeting(**extra) -> Meeting:
     meeting = make_meeting(ladder="360,240", **extra)
     return services.meeting_transition(actor=None, meeting=meeting, to=Meeting.Status.LIVE)
@@ -266,9 +281,6 @@ def _accepts(port: int) -> bool:
 
 def test_pull_from_an_hls_url(supervise, tmp_path):
     """A camera or an upstream server offering HLS over HTTP (a local web server here)."""
-    import functools
-    import http.server
-
     upstream = tmp_path / "upstream"
     plan = pipeline.build(
         pipeline.Source("test", width=640, height=360, duration=20, realtime=False),
@@ -279,19 +291,13 @@ def test_pull_from_an_hls_url(supervise, tmp_path):
         progress=None,
     )
     assert subprocess.run([ffmpeg_bin(), *plan.args], capture_output=True).returncode == 0  # noqa: S603
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(upstream))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/360p/index.m3u8"
-        meeting = live_meeting(source=Meeting.Source.PULL, pull_url=url)
+    with serving(upstream) as base:
+        meeting = live_meeting(source=Meeting.Source.PULL, pull_url=f"{base}/360p/index.m3u8")
         supervise(meeting)
         run = first_frame(meeting, 1)
         wait_for(lambda: Meeting.objects.get(pk=meeting.pk).health.get("frame", 0) > 25)
         services.meeting_ingest_set(actor=None, meeting=meeting, enabled=False)
         wait_for(lambda: IngestRun.objects.get(pk=run.pk).ended_at)
-    finally:
-        server.shutdown()
     master = (services.live_dir(meeting) / "master.m3u8").read_text()
     assert "RESOLUTION=640x360" in master  # the ladder chose 360p: the input's own height
     assert "240p/index.m3u8" in master
@@ -302,26 +308,17 @@ def test_pull_from_an_hls_url(supervise, tmp_path):
 
 def test_a_corrupt_input_shows_a_clear_status_in_the_control_room(supervise, tmp_path, staff):
     """A camera URL answering with bytes that are not video: staff see why, no crash loop."""
-    import functools
-    import http.server
-
     from django.test import Client
     from django.urls import reverse
 
     upstream = tmp_path / "upstream"
     upstream.mkdir()
     (upstream / "camera.ts").write_bytes(bytes(range(7, 250)) * 4000)  # no MPEG-TS sync bytes
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(upstream))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/camera.ts"
-        meeting = live_meeting(source=Meeting.Source.PULL, pull_url=url)
+    with serving(upstream) as base:
+        meeting = live_meeting(source=Meeting.Source.PULL, pull_url=f"{base}/camera.ts")
         supervise(meeting, restart_delay=0.5)
         wait_for(lambda: Meeting.objects.get(pk=meeting.pk).ingest_error, what="an error")
         time.sleep(3)
-    finally:
-        server.shutdown()
     meeting.refresh_from_db()
     assert meeting.ingest_error.startswith("The video source could not be read: ")
     assert 2 <= IngestRun.objects.filter(meeting=meeting).count() <= 4  # backing off
