@@ -27,6 +27,18 @@ class QuestionsConfig(AppConfig):
             description="A meeting's moderation queue and the chair's view (staff).",
             snapshot=selectors.chair_snapshot,
         )
+        streams.register(
+            "questions-chair",
+            can_watch=selectors.may_watch_chair_stream,
+            description="The chair's view for the committee's chair and vice-chair (councillors).",
+            snapshot=selectors.councillor_chair_snapshot,
+        )
+        streams.register(
+            "questions-members",
+            can_watch=selectors.may_watch_members_stream,
+            description="The chair's view, read-only, for the committee's members (councillors).",
+            snapshot=selectors.councillor_members_snapshot,
+        )
         personal_data.register(
             "questions", export=services.questions_export, anonymise=services.questions_anonymise
         )

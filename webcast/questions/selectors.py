@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagement.core.memo import memo
+from engagement.people.models import Membership
 from webcast.models import Meeting
 
 from .models import FlagWord, Question, QuestionSettings, Vote
@@ -26,6 +27,57 @@ def public_stream(meeting: Meeting) -> str:
 
 def staff_stream(meeting: Meeting) -> str:
     return f"questions-mod.{meeting.pk}"
+
+
+def councillor_stream(meeting: Meeting, *, can_chair: bool) -> str:
+    """The chair's view for councillors: ``questions-chair.<meeting>`` with the chair's buttons
+    (the committee's chair and vice-chair), ``questions-members.<meeting>`` read-only (its
+    other members). Public names only: who asked is for staff."""
+    return f"questions-{'chair' if can_chair else 'members'}.{meeting.pk}"
+
+
+CHAIRS = (Membership.Role.CHAIR, Membership.Role.VICE_CHAIR)
+
+
+def committee_role(user: Any, meeting: Meeting) -> str:
+    """The role (``chair``, ``vice-chair``, ``member``) on the meeting's committee of the serving
+    councillor whose sign-in account ``user`` is, by today's membership dates; "" for anyone
+    else (residents, staff without a councillor record, councillors of other committees)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return ""
+    today = timezone.localdate()
+    role = (
+        Membership.objects.filter(
+            committee_id=meeting.committee_id, councillor__user=user, councillor__is_active=True
+        )
+        .filter(Q(start_date__isnull=True) | Q(start_date__lte=today))
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=today))
+        .values_list("role", flat=True)
+        .first()
+    )
+    return role or ""
+
+
+def _may_watch_councillor_stream(user: Any, key: str, *, chairs_only: bool) -> bool:
+    from engagement.core.permissions import has_staff_access
+
+    if has_staff_access(user):
+        return True
+    meeting = Meeting.objects.filter(pk=int(key)).first() if key.isdigit() else None
+    if meeting is None:
+        return False
+    role = committee_role(user, meeting)
+    return role in CHAIRS if chairs_only else bool(role)
+
+
+def may_watch_chair_stream(user: Any, key: str) -> bool:
+    """``questions-chair.<meeting>``: staff, and the committee's chair and vice-chair."""
+    return _may_watch_councillor_stream(user, key, chairs_only=True)
+
+
+def may_watch_members_stream(user: Any, key: str) -> bool:
+    """``questions-members.<meeting>``: staff, and every serving member of the committee."""
+    return _may_watch_councillor_stream(user, key, chairs_only=False)
 
 
 @memo(seconds=5)
@@ -194,7 +246,36 @@ def votes_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
 def chair_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
     """``questions-mod.<meeting>``: the chair's list and the approved list, re-rendered."""
     meeting = Meeting.objects.get(pk=int(key))
-    html = render_to_string(
-        "questions/staff/includes/_panels.html", {**staff_context(meeting), "oob": True}
+    return "questions.staff", panels_html(meeting), {}
+
+
+def councillor_chair_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+    """``questions-chair.<meeting>``: the chair's panels with their buttons."""
+    meeting = Meeting.objects.get(pk=int(key))
+    return "questions.chair", panels_html(meeting, councillor=True, can_chair=True), {}
+
+
+def councillor_members_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+    """``questions-members.<meeting>``: the chair's panels, read-only."""
+    meeting = Meeting.objects.get(pk=int(key))
+    return "questions.chair", panels_html(meeting, councillor=True, can_chair=False), {}
+
+
+def panels_html(
+    meeting: Meeting,
+    *,
+    councillor: bool = False,
+    can_chair: bool = True,
+    context: dict[str, Any] | None = None,
+) -> str:
+    """The chair's panels (now answering, the approved list, answered) as pushed out of band:
+    for staff, or for councillors (public names; the chair's two buttons when ``can_chair``)."""
+    return render_to_string(
+        "questions/staff/includes/_panels.html",
+        {
+            **(context or staff_context(meeting)),
+            "oob": True,
+            "councillor": councillor,
+            "read_only": not can_chair,
+        },
     )
-    return "questions.staff", html, {}

@@ -8,7 +8,9 @@ row (as merges do, lowest id first), so votes, withdrawals and merges never dead
 count always equals the rows.
 
 Live: public changes go to ``questions.<meeting>``, the moderation queue and the chair's view to
-``questions-mod.<meeting>`` (staff); votes are coalesced into one snapshot a second on both.
+``questions-mod.<meeting>`` (staff), and the public changes also to the councillors' chair view
+(``questions-chair.<meeting>`` for the chair and vice-chair, ``questions-members.<meeting>``
+read-only); votes are coalesced into one snapshot a second on each.
 """
 
 from __future__ import annotations
@@ -358,6 +360,8 @@ def question_unvote(
 def _votes_changed(meeting: Meeting) -> None:
     publish_soon(stream=selectors.public_stream(meeting))
     publish_soon(stream=selectors.staff_stream(meeting))
+    for can_chair in (True, False):
+        publish_soon(stream=selectors.councillor_stream(meeting, can_chair=can_chair))
 
 
 # --- moderation ----------------------------------------------------------------------------------
@@ -720,16 +724,23 @@ def _published(question: Question, *, event: str, was: str = "") -> None:
             html=html,
             payload={"question": question.pk, "state": question.state},
         )
+    panels = selectors.staff_context(meeting)
     staff_html = render_to_string(
-        "questions/staff/includes/_pushed.html",
-        {"question": question, "was": was, **selectors.staff_context(meeting)},
+        "questions/staff/includes/_pushed.html", {"question": question, "was": was, **panels}
     )
-    publish(
-        stream=selectors.staff_stream(meeting),
-        event=event,
-        html=staff_html,
-        payload={"question": question.pk, "state": question.state},
-    )
+    payload = {"question": question.pk, "state": question.state}
+    publish(stream=selectors.staff_stream(meeting), event=event, html=staff_html, payload=payload)
+    if html or event in {"question.answering", "question.answered"}:
+        # The councillors' chair view shows public questions only: it changes when they do.
+        for can_chair in (True, False):
+            publish(
+                stream=selectors.councillor_stream(meeting, can_chair=can_chair),
+                event=event,
+                html=selectors.panels_html(
+                    meeting, councillor=True, can_chair=can_chair, context=panels
+                ),
+                payload=payload,
+            )
 
 
 # --- personal data -------------------------------------------------------------------------------

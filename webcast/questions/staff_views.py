@@ -94,11 +94,21 @@ def add(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     return render(request, "questions/staff/queue.html", context, status=status)
 
 
-@staff_required
 @require_GET
 def chair(request: HttpRequest, meeting_pk: int) -> HttpResponse:
+    """The chair's view for staff. A councillor on the meeting's committee who follows a link
+    here is sent to the councillors' chair view (``questions:chair``)."""
+    user = request.user
+    councillor = user.is_authenticated and not user.is_council_staff
+    if councillor and selectors.committee_role(user, _meeting(meeting_pk)):
+        return redirect("questions:chair", meeting_pk=meeting_pk)
+    return _staff_chair(request, meeting_pk)
+
+
+@staff_required
+def _staff_chair(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     meeting = _meeting(meeting_pk)
-    return render(request, "questions/staff/chair.html", _staff_context(meeting))
+    return render(request, "questions/chair.html", _staff_context(meeting))
 
 
 @staff_required

@@ -1,4 +1,5 @@
-"""Residents' pages for a meeting's questions: the feed, asking, voting and the projector view.
+"""Residents' pages for a meeting's questions: the feed, asking, voting and the projector view;
+and the chair's view for the councillors of the meeting's committee.
 
 Every page and form works without JavaScript (forms post and redirect back); with htmx a vote
 swaps just its button, and the feed updates itself over the ``questions.<meeting>`` stream.
@@ -10,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from engagement.core.permissions import has_staff_access
 from engagement.core.ratelimit import client_ip
 from webcast.models import Meeting
 
@@ -71,6 +73,7 @@ def _feed_page(
         "answered": selectors.answered(meeting),
         "stream": selectors.public_stream(meeting),
         "on_air": meeting.is_on_air,
+        "committee_role": selectors.committee_role(user, meeting),
         **selectors.status_context(meeting),
         **selectors.now_context(meeting),
     }
@@ -182,3 +185,82 @@ def _vote_error(
         return render(request, "questions/includes/_vote.html", context, status=status)
     messages.error(request, message)
     return _feed_page(request, meeting, status=status)
+
+
+# --- the chair's view for councillors ------------------------------------------------------------
+
+CHAIR_ACTIONS = {"answering", "answered"}
+"""All the chair may do: everything else (approve, hide, reject, edit, merge, ban) is staff's."""
+
+
+def _chair_access(request: HttpRequest, meeting: Meeting) -> str:
+    """``staff`` (with two-factor), ``chair`` (the committee's chair or vice-chair) or
+    ``member`` (its other serving members); PermissionDenied for anyone else signed in.
+    Councillors are not staff: no two-factor is asked of them, as in their inbox."""
+    user = request.user
+    if has_staff_access(user):
+        return "staff"
+    role = selectors.committee_role(user, meeting)
+    if role in selectors.CHAIRS:
+        return "chair"
+    if role:
+        return "member"
+    raise PermissionDenied
+
+
+def _chair_page(
+    request: HttpRequest, meeting: Meeting, access: str, *, status: int = 200
+) -> HttpResponse:
+    can_chair = access != "member"
+    context = {
+        **selectors.staff_context(meeting),
+        "councillor": True,
+        "read_only": not can_chair,
+        "stream": selectors.councillor_stream(meeting, can_chair=can_chair),
+    }
+    return render(request, "questions/chair.html", context, status=status)
+
+
+@require_GET
+def chair(request: HttpRequest, meeting_pk: int) -> HttpResponse:
+    """The chair's view for the councillor who chairs (or vice-chairs) the meeting's committee:
+    the approved questions, the current item's first, with "Now answering" and "Answered".
+    The committee's other members read it without the buttons; staff see what the chair sees
+    (their own chair's view, with the moderation tools, is under /staff/)."""
+    meeting = _meeting(meeting_pk)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return _chair_page(request, meeting, _chair_access(request, meeting))
+
+
+@require_POST
+def chair_act(request: HttpRequest, meeting_pk: int, pk: int) -> HttpResponse:
+    """The chair's two buttons, "Now answering" and "Answered"; audited like staff's."""
+    meeting = _meeting(meeting_pk)
+    chair_url = reverse("questions:chair", args=[meeting.pk])
+    if not request.user.is_authenticated:
+        return redirect_to_login(chair_url)
+    access = _chair_access(request, meeting)
+    question = get_object_or_404(Question, pk=pk, meeting=meeting)
+    action = request.POST.get("action", "")
+    if access == "member" or action not in CHAIR_ACTIONS:
+        messages.error(
+            request,
+            _(
+                "The committee's chair and vice-chair can mark a question “now answering” or "
+                "“answered”; anything else is for council staff."
+            ),
+        )
+        return _chair_page(request, meeting, access, status=403)
+    seen = request.POST.get("seen", "")[:10]  # the state the chair's page showed
+    try:
+        if action == "answering":
+            services.question_answering(actor=request.user, question=question, seen=seen)
+            messages.success(request, _("Now answering the question."))
+        else:
+            services.question_answered(actor=request.user, question=question, seen=seen)
+            messages.success(request, _("The question is marked answered."))
+    except services.QuestionError as exc:
+        messages.error(request, str(exc))
+        return _chair_page(request, meeting, access, status=exc.status)
+    return redirect(chair_url)

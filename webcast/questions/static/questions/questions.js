@@ -51,11 +51,14 @@
   });
 
   // A vote refused (rate limit, closed, no longer open) comes back as a 4xx carrying the vote
-  // button with the reason under it: show it rather than drop it.
+  // button with the reason under it; a moderator's or the chair's action refused (someone acted
+  // first, the meeting is not live) comes back as the page with the reason on top: show them
+  // rather than drop them.
   document.body.addEventListener("htmx:beforeSwap", function (evt) {
     var elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
     var status = evt.detail.xhr.status;
-    if (elt && elt.closest && elt.closest(".moot-question__vote") && status >= 400 && status < 500) {
+    var refusable = elt && elt.closest && elt.closest(".moot-question__vote, form.moot-act");
+    if (refusable && status >= 400 && status < 500) {
       evt.detail.shouldSwap = true;
       evt.detail.isError = false;
     }
