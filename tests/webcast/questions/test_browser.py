@@ -14,7 +14,7 @@ from webcast import services as webcast_services
 from webcast.models import Meeting
 from webcast.questions import services
 
-from .factories import approved, ask
+from .factories import approved, ask, councillor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -125,6 +125,8 @@ def test_question_pages_have_no_axe_violations(
     )
     services.question_vote(meeting=meeting, question=first, user=resident)
     services.question_answering(actor=staff, question=first)
+    chair = councillor(meeting.committee, "chair")
+    member = councillor(meeting.committee, "member")
     pages = {
         None: [
             f"/meetings/{meeting.pk}/questions/",
@@ -142,6 +144,8 @@ def test_question_pages_have_no_axe_violations(
             f"/staff/meetings/{meeting.pk}/questions/{waiting.pk}/",
             f"/staff/meetings/{meeting.pk}/control/",
         ],
+        chair: [f"/meetings/{meeting.pk}/questions/chair/"],
+        member: [f"/meetings/{meeting.pk}/questions/chair/"],
     }
     for user, paths in pages.items():
         context = signed_in(browser, base, user, language)
@@ -233,3 +237,47 @@ def test_most_votes_first_follows_the_pushed_counts(browser, asgi_live_server, m
         f"() => document.querySelector('#questions-top-all > li').id === 'question-{newer.pk}'"
     )
     context.close()
+
+
+def test_the_chair_marks_now_answering_and_staff_see_it_live(
+    browser, asgi_live_server, live_meeting, resident, staff
+):
+    """The councillor who chairs presses "Now answering": the push that re-renders the list
+    removes the pressed form while its request runs, and the page is still swapped once (the
+    form carries its own target). Staff's chair view follows live; a refused action (the
+    meeting has ended meanwhile) shows why."""
+    meeting = live_meeting
+    approved(meeting, resident, staff, text="Will the bridge reopen?")
+    approved(meeting, resident, staff, text="Who pays for the flood wall?")
+    chair = councillor(meeting.committee, "chair")
+    base = asgi_live_server.url
+    staff_context = signed_in(browser, base, staff)
+    watcher = staff_context.new_page()
+    with watcher.expect_websocket():
+        watcher.goto(f"{base}/staff/meetings/{meeting.pk}/questions/chair/")
+    watcher.wait_for_function("() => document.querySelector('[data-moot-stream^=questions-mod]')")
+    chair_context = signed_in(browser, base, chair)
+    page = chair_context.new_page()
+    with page.expect_websocket():
+        page.goto(f"{base}/meetings/{meeting.pk}/questions/chair/")
+    page.wait_for_function("() => document.querySelector('[data-moot-stream^=questions-chair]')")
+    card = page.locator("#chair-list li", has_text="Will the bridge reopen?")
+    card.get_by_role("button", name="Now answering").click()
+    page.get_by_text("Now answering the question.").wait_for()
+    assert page.locator("main").count() == 1
+    assert page.locator("header.govuk-header").count() == 1
+    page.locator("#chair-now", has_text="Will the bridge reopen?").wait_for()
+    watcher.locator("#chair-now", has_text="Will the bridge reopen?").wait_for(timeout=10000)
+    assert watcher.locator("#chair-list li", has_text="Will the bridge reopen?").count() == 0
+
+    in_thread(
+        lambda: webcast_services.meeting_transition(
+            actor=staff, meeting=meeting, to=Meeting.Status.ENDED
+        )
+    )
+    other = page.locator("#chair-list li", has_text="Who pays for the flood wall?")
+    other.get_by_role("button", name="Now answering").click()
+    page.locator(".govuk-notification-banner", has_text="The meeting is not live.").wait_for()
+    assert page.locator("main").count() == 1
+    for context in (staff_context, chair_context):
+        context.close()

@@ -4,6 +4,7 @@ refused; the streams behind it follow the same rule; pushes never name who asked
 
 import re
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from channels.db import database_sync_to_async
@@ -18,24 +19,15 @@ from engagement.audit.models import AuditEntry
 from engagement.realtime.consumers import CLOSE_FORBIDDEN, StreamConsumer
 from engagement.realtime.models import StreamEvent
 from engagement.realtime.streams import may_watch
-from tests.factories import CommitteeFactory, CouncillorFactory, MembershipFactory, make_user
+from tests.factories import CommitteeFactory, make_user
 from webcast import services as webcast_services
 from webcast.models import Meeting
 from webcast.questions import services
 from webcast.questions.models import Question
 
-from .factories import approved
+from .factories import approved, councillor
 
 S = Question.State
-
-
-def councillor(committee, role="member", **membership):
-    """A councillor's sign-in account, on ``committee`` in ``role``."""
-    user = make_user(roles=(Role.COUNCILLOR,))
-    MembershipFactory(
-        councillor=CouncillorFactory(user=user), committee=committee, role=role, **membership
-    )
-    return user
 
 
 @pytest.fixture
@@ -397,3 +389,59 @@ async def test_the_chair_receives_pushes_and_others_are_refused(meeting, staff):
     assert 'value="answering"' not in read
     await watcher.disconnect()
     await reader.disconnect()
+
+
+class _HtmxAttributes(HTMLParser):
+    """Collects the elements that send htmx requests and those that only carry a swap
+    target, select or style for descendants to inherit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.senders: list[dict[str, str | None]] = []
+        self.inheritable: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if {"hx-post", "hx-get"} & found.keys():
+            self.senders.append(found)
+        elif {"hx-target", "hx-select", "hx-swap"} & found.keys():
+            self.inheritable.append((tag, found))
+
+
+@pytest.mark.django_db
+def test_no_htmx_form_takes_its_swap_target_from_a_parent(live_meeting, people, staff, resident):
+    """A form that inherits hx-target/hx-select from a parent loses them when a push removes
+    it while its request runs, and htmx then swaps the whole page into the page. Every form on
+    the live staff and chair pages (and the control room) carries its own."""
+    question = approved(live_meeting, resident, staff)
+    services.question_hide(actor=staff, question=approved(live_meeting, resident, staff, "Hid?"))
+    services.question_answering(actor=staff, question=question)
+    approved(live_meeting, resident, staff, text="Waiting for the chair?")
+    from .factories import ask
+
+    ask(live_meeting, make_user(), "Pending?")
+    staff_client = client_for(staff)
+    pages = [
+        staff_client.get(f"/staff/meetings/{live_meeting.pk}/questions/"),
+        staff_client.get(f"/staff/meetings/{live_meeting.pk}/questions/chair/"),
+        staff_client.get(f"/staff/meetings/{live_meeting.pk}/control/"),
+        client_for(people["chair"]).get(chair_url(live_meeting)),
+    ]
+    pushed = StreamEvent.objects.filter(stream__startswith="questions").values_list(
+        "html", flat=True
+    )
+    assert [p.status_code for p in pages] == [200, 200, 200, 200]
+    senders = 0
+    for html in [p.content.decode() for p in pages] + list(pushed):
+        parser = _HtmxAttributes()
+        parser.feed(html)
+        assert parser.inheritable == []
+        for attrs in parser.senders:
+            senders += 1
+            assert attrs.get("hx-target"), attrs
+            if attrs["hx-target"] == "#main-content":
+                assert (attrs.get("hx-select"), attrs.get("hx-swap")) == (
+                    "#main-content",
+                    "outerHTML",
+                )
+    assert senders > 20
