@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
-from webcast import pipeline, services
+from webcast import pipeline, selectors, services
 from webcast.models import Meeting
 
 from .test_archive import _info, streamed_meeting
@@ -158,3 +158,33 @@ def test_the_s3_setting_configures_the_storage_and_the_content_security_policy()
     for directive in ("img-src", "media-src", "connect-src"):
         assert "https://s3.example-objects.net:8443" in csp["DIRECTIVES"][directive]
     assert "https://s3.example-objects.net:8443" not in csp["DIRECTIVES"]["script-src"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bucket_that_fails_leaves_the_meeting_to_retry(s3, staff, settings):
+    client, _base = s3
+    options = settings.STORAGES["webcast_archive"]["OPTIONS"]
+    settings.STORAGES = settings.STORAGES | {
+        "webcast_archive": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": options | {"bucket_name": "not-made-yet"},
+        }
+    }
+    meeting, *_ = streamed_meeting(staff)
+    services.meeting_transition(actor=staff, meeting=meeting, to=S.ENDED)
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.archive_state) == (S.ENDED, "failed")
+    assert "NoSuchBucket" in meeting.archive["error"]
+    assert selectors.archive_urls(meeting) == {}
+    # Nothing was lost: the live ladder and the safety recording are still on disk.
+    assert (services.live_dir(meeting) / "master.m3u8").exists()
+    assert len(services.recording_parts(meeting)) == 2
+
+    client.create_bucket(
+        Bucket="not-made-yet", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
+    )
+    meeting = services.meeting_archive_build(meeting_id=meeting.pk)
+    assert (meeting.status, meeting.archive_state) == (S.ARCHIVED, "done")
+    assert not services.live_dir(meeting).exists()
+    keys = client.list_objects_v2(Bucket="not-made-yet")["Contents"]
+    assert any(obj["Key"].endswith("hls/master.m3u8") for obj in keys)
