@@ -127,14 +127,12 @@ def archive_urls(meeting: Meeting, *, staff: bool = False) -> dict[str, Any]:
 def recording_parts(meeting: Meeting) -> list[Any]:
     """The meeting's runs whose safety-recording part is on disk, each with its ``size``
     (staff pages only)."""
-    from pathlib import Path
+    from .services import recording_runs
 
     parts = []
-    for run in meeting.runs.exclude(recording="").order_by("number"):
-        path = Path(run.recording)
-        if path.is_file():
-            run.size = path.stat().st_size
-            parts.append(run)
+    for run, path in recording_runs(meeting):
+        run.size = path.stat().st_size
+        parts.append(run)
     return parts
 
 

@@ -470,10 +470,14 @@ def _private_path(path: Path) -> str:
     return str(path.relative_to(Path(settings.WEBCAST_PRIVATE_ROOT)))
 
 
+def recording_runs(meeting: Meeting) -> list[tuple[IngestRun, Path]]:
+    """The meeting's runs whose safety-recording file exists, with it, in run order."""
+    runs = meeting.runs.exclude(recording="").order_by("number")
+    return [(run, Path(run.recording)) for run in runs if Path(run.recording).is_file()]
+
+
 def recording_parts(meeting: Meeting) -> list[Path]:
-    """The safety-recording files of the meeting's runs that exist, in run order."""
-    paths = [Path(run.recording) for run in meeting.runs.exclude(recording="").order_by("number")]
-    return [path for path in paths if path.is_file()]
+    return [path for _run, path in recording_runs(meeting)]
 
 
 def recording_file(meeting: Meeting, *, run_number: int | None = None) -> Path | None:
