@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 
 from engagement.audit.models import AuditEntry
 from webcast import pipeline, services
@@ -190,21 +191,36 @@ def test_adjourning_switches_to_the_slate_and_resuming_back_without_a_gap(superv
     assert {s.uri[:4] for s in pipeline.parse_media_playlist(playlist)} >= {"r001", "r002"}
 
 
-def test_an_input_that_never_starts_shows_its_error_and_backs_off(supervise):
+@pytest.mark.parametrize("problem", ["unreachable", "corrupt"])
+def test_an_input_that_cannot_be_read_shows_its_error_and_backs_off(
+    supervise, tmp_path, staff_client, problem
+):
+    """A camera that does not answer, or answers with bytes that are not video: staff see why in
+    the control room, and the supervisor backs off rather than crash-looping."""
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    (upstream / "camera.ts").write_bytes(bytes(range(7, 250)) * 4000)  # no MPEG-TS sync bytes
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once closed
-    meeting = live_meeting(source=Meeting.Source.PULL, pull_url=f"rtsp://127.0.0.1:{port}/cam")
-    supervise(meeting, restart_delay=0.5)
-    wait_for(lambda: Meeting.objects.get(pk=meeting.pk).ingest_error, what="an error")
-    time.sleep(3)
+    with serving(upstream) as base:
+        url = f"rtsp://127.0.0.1:{port}/cam" if problem == "unreachable" else f"{base}/camera.ts"
+        meeting = live_meeting(source=Meeting.Source.PULL, pull_url=url)
+        supervise(meeting, restart_delay=0.5)
+        wait_for(lambda: Meeting.objects.get(pk=meeting.pk).ingest_error, what="an error")
+        time.sleep(3)
     meeting.refresh_from_db()
     assert meeting.ingest_error.startswith("The video source could not be read: ")
-    assert "Connection refused" in meeting.ingest_error
+    if problem == "unreachable":
+        assert "Connection refused" in meeting.ingest_error
     runs = IngestRun.objects.filter(meeting=meeting).count()
     # 0.5, 1, 2 s back-off: at most four attempts in this time, not a tight loop.
     assert 2 <= runs <= 4
+    assert not IngestRun.objects.filter(meeting=meeting, first_frame_at__isnull=False).exists()
     assert not IngestGap.objects.filter(meeting=meeting).exists()
+    page = staff_client.get(reverse("webcast_staff:control", args=[meeting.pk])).content.decode()
+    assert "The stream has a problem" in page
+    assert "The video source could not be read: " in page
 
 
 def push(url: str, seconds: float) -> subprocess.Popen:
@@ -304,30 +320,6 @@ def test_pull_from_an_hls_url(supervise, tmp_path):
     code, errors, info = decode(Path(IngestRun.objects.get(pk=run.pk).recording))
     assert (code, errors) == (0, "")
     assert (info.width, info.height) == (640, 360)
-
-
-def test_a_corrupt_input_shows_a_clear_status_in_the_control_room(supervise, tmp_path, staff):
-    """A camera URL answering with bytes that are not video: staff see why, no crash loop."""
-    from django.test import Client
-    from django.urls import reverse
-
-    upstream = tmp_path / "upstream"
-    upstream.mkdir()
-    (upstream / "camera.ts").write_bytes(bytes(range(7, 250)) * 4000)  # no MPEG-TS sync bytes
-    with serving(upstream) as base:
-        meeting = live_meeting(source=Meeting.Source.PULL, pull_url=f"{base}/camera.ts")
-        supervise(meeting, restart_delay=0.5)
-        wait_for(lambda: Meeting.objects.get(pk=meeting.pk).ingest_error, what="an error")
-        time.sleep(3)
-    meeting.refresh_from_db()
-    assert meeting.ingest_error.startswith("The video source could not be read: ")
-    assert 2 <= IngestRun.objects.filter(meeting=meeting).count() <= 4  # backing off
-    assert not IngestRun.objects.filter(meeting=meeting, first_frame_at__isnull=False).exists()
-    client = Client()
-    client.force_login(staff)
-    page = client.get(reverse("webcast_staff:control", args=[meeting.pk])).content.decode()
-    assert "The stream has a problem" in page
-    assert "The video source could not be read: " in page
 
 
 def test_a_rehearsal_stays_out_of_what_viewers_get(supervise):
