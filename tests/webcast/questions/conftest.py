@@ -23,3 +23,15 @@ def live_meeting(meeting, staff):
 @pytest.fixture
 def other_resident(db):
     return make_user("other@example.org", name="Owain Other")
+
+
+@pytest.fixture
+def one_window(monkeypatch):
+    """Rate limits count in fixed windows (a minute here): pin their clock, so a test slowed by a
+    busy machine (password hashing for each new user) cannot straddle two windows and pass
+    the limit without being stopped."""
+    from types import SimpleNamespace
+
+    from engagement.core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_000.0))

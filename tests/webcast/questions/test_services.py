@@ -154,6 +154,7 @@ def test_questions_open_when_the_agenda_is_published(staff, resident):
     assert ask(meeting, resident).pk
 
 
+@pytest.mark.usefixtures("one_window")
 def test_asking_is_rate_limited_per_resident(meeting, resident):
     for n in range(3):
         ask(meeting, resident, f"Question {n}?")
@@ -162,6 +163,7 @@ def test_asking_is_rate_limited_per_resident(meeting, resident):
     assert Question.objects.count() == 3
 
 
+@pytest.mark.usefixtures("one_window")
 def test_asking_is_rate_limited_per_address(meeting, db):
     from tests.factories import make_user
 
@@ -220,6 +222,7 @@ def test_votes_close_with_the_meeting(meeting, resident, other_resident, staff):
     assert Vote.objects.count() == 0
 
 
+@pytest.mark.usefixtures("one_window")
 def test_voting_is_rate_limited(meeting, resident, staff, settings):
     questions = [
         services.question_approve(

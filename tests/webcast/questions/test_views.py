@@ -65,6 +65,7 @@ def test_bad_questions_get_a_400_and_nothing_is_stored(meeting, resident_client,
     assert Question.objects.count() == 0
 
 
+@pytest.mark.usefixtures("one_window")
 def test_the_rate_limit_says_so_with_a_429(meeting, resident_client):
     for n in range(3):
         data = {"text": f"Question {n}?", "display_name": "R"}
