@@ -33,6 +33,8 @@ def s3(settings):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its buckets in the process: each test starts from none.
+    assert httpx.post(f"{endpoint}/moto-api/reset").status_code == 200
     keys = {"aws_access_key_id": "moot-test", "aws_secret_access_key": "moot-test"}
     client = boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-2", **keys)
     client.create_bucket(
