@@ -13,17 +13,21 @@ A ``social.Source`` for the council's mentions points at the fake (``SOCIAL_X_AP
 with ``SOCIAL_POLL_INTERVAL_SECONDS=0`` so it is due again as soon as a poll ends. The clock
 starts when the first ``poll_source`` task is sent; the bench keeps sending one every 0.5 s (a
 poll reads at most 50 pages of 100; the lease keeps one poll at a time), so the worker reads
-page after page with the real tweepy client, stores each page and queues its routing in tasks of
-50 posts, which both processes take. It stops when every post is stored and routed.
+page after page with the real tweepy client, stores each page and queues its routing, which
+both processes take (each routing task drains up to 200 waiting posts; when more than 200 wait
+the poll routes the oldest 100 itself before reading on: ADR 0009). It stops when every post is
+stored and routed.
 
 Figures: ``posts_per_s`` (posts divided by the time from the first post fetched to the last
 routed), ``latency_p50_s``/``latency_p95_s``/``latency_max_s`` (per post, from fetched —
-stored — to routed), ``fetch_s`` (first to last post stored), and the audit from the database:
-``lost`` (posts the fake served that are not stored), ``unrouted``, ``duplicate_posts`` (more
-than one row for an external id), ``duplicate_cases`` (a post that created two cases, or a post
-in no case that should have one), ``cases``, ``joined_replies``, ``ignored`` (spam and the
-council's own). ``ok``: nothing lost, nothing duplicated; ``targets_met``: >= 500 posts/s and
-p95 <= 2 s.
+``fetched_at``, when its page was read and stored — to its case written — ``routed_at``, taken
+in the routing transaction as the cases are written; posts settled when stored, spam and the
+council's own, are left out), ``fetch_s`` (first to last post stored), and the audit from the
+database: ``lost`` (posts the fake served that are not stored), ``unrouted``,
+``duplicate_posts`` (more than one row for an external id), ``duplicate_cases`` (a post that
+created two cases, or a post in no case that should have one), ``cases``, ``joined_replies``,
+``ignored`` (spam and the council's own). ``ok``: nothing lost, nothing duplicated;
+``targets_met``: >= 500 posts/s and p95 <= 2 s.
 """
 
 from __future__ import annotations

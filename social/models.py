@@ -352,6 +352,19 @@ class Post(models.Model):
         return f"{self.network}:{self.external_id}"
 
 
+class LiveChange(models.Model):
+    """A routed case waiting for its live event. Written in the routing transaction (so a case
+    that exists always reaches the live inboxes, whatever dies when) and published, everything
+    waiting at once, by ``tasks.publish_live`` about a second later: under a flood of posts
+    each inbox gets one event a second, not one per routing batch."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    created = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} ({'new' if self.created else 'changed'})"
+
+
 class CaseEvent(models.Model):
     """The case history: every post, reply, note and change, in order."""
 

@@ -40,7 +40,9 @@ PERMANENT_BACKOFF = timedelta(hours=1)
 ROUTE_BATCH = 200
 """Posts per routing task: a page of X (100) goes in one."""
 ROUTE_AHEAD = 200
-"""Posts waiting to be routed beyond which a poll routes its page itself before reading on."""
+"""Posts waiting to be routed beyond which a poll routes some itself before reading on."""
+ROUTE_HELP = 100
+"""How many of the oldest waiting posts a poll routes then (a page of X)."""
 
 
 def poll_interval() -> timedelta:
@@ -184,20 +186,19 @@ def _finish(
 
 
 def _queue_routing(post_ids: list[int]) -> None:
-    """Hand a stored page to the routing tasks; or, when routing has fallen behind (more than
-    ``ROUTE_AHEAD`` other posts wait), route the page here before reading the next. This is
-    the poll's back-pressure: a flood is read no faster than it is routed, the polling process
-    routes its share, and the routing tasks drain what waits (see ``posts_route``), so posts
-    never queue page after page behind each other."""
+    """Queue a stored page's routing; and when routing has fallen behind (more than
+    ``ROUTE_AHEAD`` posts wait), route the oldest waiting page's worth here before reading on.
+    This is the poll's back-pressure: a flood is read no faster than it is routed, the polling
+    process routes its share, oldest first, and the routing tasks drain the rest (see
+    ``posts_route``), so posts never queue page after page behind each other."""
     from engagement.tasks import enqueue
 
     from .tasks import route_posts
 
-    if services.unrouted_count() - len(post_ids) > ROUTE_AHEAD:
-        services.posts_route(post_ids=post_ids)
-        return
     for start in range(0, len(post_ids), ROUTE_BATCH):
         enqueue(route_posts, post_ids[start : start + ROUTE_BATCH])
+    if services.unrouted_count() > ROUTE_AHEAD:
+        services.posts_route(post_ids=[], drain=ROUTE_HELP)
 
 
 def route_now(post_ids: list[int]) -> None:

@@ -36,14 +36,27 @@ def route_posts(post_ids: list[int]) -> int:
 
 
 @task
+def publish_live() -> int:
+    """Publish the live events of routed cases still waiting (queued by routing at most once a
+    tick, to catch what the last publishing left)."""
+    from .services import live_publish_pending
+
+    return live_publish_pending()
+
+
+@task
 def route_unrouted(older_than_seconds: int = 60) -> int:
     """Beat: route posts stored but not routed for a minute (their routing task was lost with
-    a killed worker, or the broker was down when they were stored)."""
+    a killed worker, or the broker was down when they were stored), and publish live events
+    still waiting (their job was lost)."""
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from .models import Post
+    from .models import LiveChange, Post
+
+    if LiveChange.objects.exists():
+        publish_live.delay()
 
     stale = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(

@@ -33,7 +33,13 @@ from .cases import (
 from .common import CaseError, _own_handles, inbox_streams, listening_settings
 from .config import config_save, gazetteer_import, social_anonymise, social_export
 from .ingest import identity_remove, identity_start, posts_store, spam_reason
-from .routing import drain_size, post_route, posts_route, unrouted_count
+from .routing import (
+    drain_size,
+    live_publish_pending,
+    post_route,
+    posts_route,
+    unrouted_count,
+)
 
 __all__ = [
     "CaseError",
@@ -56,6 +62,7 @@ __all__ = [
     "identity_start",
     "inbox_streams",
     "listening_settings",
+    "live_publish_pending",
     "post_route",
     "posts_route",
     "posts_store",

@@ -8,12 +8,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from engagement.core.memo import memo
+from engagement.core.memo import also_forget, memo
 from engagement.tasks import enqueue
 from social import clock
 from social.models import (
     Case,
     CaseEvent,
+    LiveChange,
     Post,
     Team,
 )
@@ -21,7 +22,7 @@ from social.routing import Diversion
 
 from .common import _publish_cases, listening_settings, logger
 
-DRAIN = 400
+DRAIN = 200
 """Posts one routing transaction takes at most when it drains the backlog (see
 :func:`posts_route`): larger batches cost less a post (the live events are one per inbox per
 batch), smaller ones keep each post's wait short."""
@@ -51,10 +52,24 @@ def posts_route(*, post_ids: list[int], drain: int = 0) -> dict[int, Case | None
         if len(ids) <= 1 and not drain:
             raise
         logger.exception("Routing a batch of %s posts failed; routing them one by one", len(ids))
-        routed: dict[int, Case | None] = {}
-        for post_id in ids:
+    if drain:
+        waiting = Post.objects.filter(routed_at__isnull=True).exclude(pk__in=_failing)
+        ids = sorted(set(ids) | set(waiting.order_by("pk").values_list("pk", flat=True)[:drain]))
+    routed: dict[int, Case | None] = {}
+    for post_id in ids:
+        try:
             routed.update(_route_batch([post_id]))
-        return routed
+        except Exception:
+            # Left unrouted (the sweep tries again) and out of this process's drains, so it
+            # does not fail every batch after it.
+            _failing.add(post_id)
+            logger.exception("Routing post %s failed", post_id)
+    return routed
+
+
+_failing: set[int] = set()
+"""Posts this process failed to route on their own: drains leave them out."""
+also_forget(_failing.clear)
 
 
 def drain_size() -> int:
@@ -72,9 +87,8 @@ def _route_batch(post_ids: list[int], *, drain: int = 0) -> dict[int, Case | Non
     """Route a batch in one transaction, in three steps so that the rows every batch shares
     (the wards' rotas) are locked only for the writes at the end: decide every post (joins,
     place, topic, due times) with only the batch's posts and joined cases locked; lock the
-    rotas of the wards found and take their turns; write. The live events are published after
-    the commit (a worker killed in between loses an inbox's live update, never a case: the
-    inbox shows it on the next load)."""
+    rotas of the wards found and take their turns; write. The live events are published a
+    moment later, for every batch routed meanwhile at once (:func:`live_publish_pending`)."""
     from social.routing import Batch, assign, decide
 
     result: dict[int, Case | None] = {}
@@ -83,11 +97,12 @@ def _route_batch(post_ids: list[int], *, drain: int = 0) -> dict[int, Case | Non
         # the row.
         locked = Post.objects.select_for_update(skip_locked=bool(drain)).defer("raw")
         posts = list(locked.filter(pk__in=post_ids).order_by("pk"))
-        if drain > len(posts):
+        waiting = sum(1 for p in posts if p.routed_at is None)
+        if drain > waiting:
             posts += list(
                 locked.filter(routed_at__isnull=True)
-                .exclude(pk__in=post_ids)
-                .order_by("pk")[: drain - len(posts)]
+                .exclude(pk__in=[*post_ids, *_failing])
+                .order_by("pk")[: drain - waiting]
             )
         done = {p.pk: p.case_id for p in posts if p.routed_at is not None}
         todo = sorted((p for p in posts if p.routed_at is None), key=lambda p: (p.posted_at, p.pk))
@@ -191,9 +206,20 @@ def _route_batch(post_ids: list[int], *, drain: int = 0) -> dict[int, Case | Non
             event.post_id = event.post.pk if event.post is not None else None
         CaseEvent.objects.bulk_create(events)
         batch.save_rotas()
-        # One plain UPDATE per post sent as a batch (bulk_update's CASE expressions cost more
-        # to build than the statements cost to run). ``routed_at`` is taken now, when the
-        # cases are written, so it says when the post's case came to exist.
+        changes = [LiveChange(case_id=c.pk, created=True) for _, c, _ in new] + [
+            LiveChange(case_id=pk) for pk in touched
+        ]
+        if changes:
+            LiveChange.objects.bulk_create(changes)
+            _live_soon()
+        owned = [c.pk for _, c, _ in new if c.owner is not None and c.owner.user_id is not None]
+        if owned:
+            from social.tasks import notify_new_cases
+
+            enqueue(notify_new_cases, owned)
+        # The last write, then the commit. ``routed_at`` is taken now, when the cases are
+        # written, so it says when the post's case came to exist. One plain UPDATE per post sent
+        # as a batch (bulk_update's CASE expressions cost more to build than they cost to run).
         routed_at = timezone.now()
         for post in todo:
             post.routed_at = routed_at
@@ -206,18 +232,74 @@ def _route_batch(post_ids: list[int], *, drain: int = 0) -> dict[int, Case | Non
                     for p in todo
                 ],
             )
-        owned = [c.pk for _, c, _ in new if c.owner is not None and c.owner.user_id is not None]
-        if owned:
-            from social.tasks import notify_new_cases
-
-            enqueue(notify_new_cases, owned)
-    changes = [(c, "social.case.created", [w.pk for w in ws]) for c, ws in watchers] + [
-        (c, "social.case.updated", None) for c in touched.values()
-    ]
-    if changes:
-        with transaction.atomic():
-            _publish_cases(changes)
     return result
+
+
+LIVE_CLAIM = "social:live-now"
+LIVE_TRAIL = "social:live-trail"
+
+
+def _live_tick() -> float:
+    return float(getattr(settings, "REALTIME_TICK_SECONDS", 1.0))
+
+
+def _live_soon() -> None:
+    """Once the routing commits, publish the waiting live changes at most once a tick: the
+    first batch in a tick publishes them at once (in this process, after its commit); a later
+    batch in the same tick queues one job for a tick later, which catches what is left. (If
+    that job is lost, the unrouted sweep publishes what waits.)"""
+
+    def publish() -> None:
+        from django.core.cache import cache
+
+        from social.tasks import publish_live
+
+        tick = max(1, round(_live_tick()))
+        if cache.add(LIVE_CLAIM, 1, timeout=tick):
+            live_publish_pending()
+        elif cache.add(LIVE_TRAIL, 1, timeout=tick):
+            publish_live.apply_async(countdown=tick)
+
+    transaction.on_commit(publish, robust=True)
+
+
+def live_publish_pending(*, limit: int = 5000) -> int:
+    """Publish the live events of every routed case waiting (see :class:`LiveChange`): each
+    case's row rendered once, one event per inbox for them all. Returns how many changes were
+    published."""
+    with transaction.atomic():
+        rows = list(
+            LiveChange.objects.select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", "case_id", "created")[:limit]
+        )
+        if not rows:
+            return 0
+        created = {case_id for _, case_id, is_new in rows if is_new}
+        ids = list(dict.fromkeys(case_id for _, case_id, _ in rows))
+        cases = (
+            Case.objects.select_related("owner", "team", "ward")
+            .defer("ward__boundary")
+            .in_bulk(ids)
+        )
+        watchers: dict[int, list[int]] = {}
+        for case_id, councillor_id in Case.watchers.through.objects.filter(
+            case_id__in=ids
+        ).values_list("case_id", "councillor_id"):
+            watchers.setdefault(case_id, []).append(councillor_id)
+        _publish_cases(
+            [
+                (
+                    cases[pk],
+                    "social.case.created" if pk in created else "social.case.updated",
+                    watchers.get(pk, []),
+                )
+                for pk in ids
+                if pk in cases
+            ]
+        )
+        LiveChange.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+    return len(rows)
 
 
 def _summary(text: str) -> str:
