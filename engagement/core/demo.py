@@ -124,6 +124,7 @@ COMMITTEES = [
     ("welsh-language-and-culture-committee", "Welsh Language and Culture Committee",
      "Oversees the Welsh Language Standards and the council's cultural services."),
 ]  # fmt: skip
+CHAIRED_BY_DEMO_COUNCILLOR = "planning-committee"
 COMMITTEE_START = "2022-05-26"  # the annual meeting after the May 2022 elections
 DEMO_DOMAIN = "llanfair-gororau.example"
 
@@ -309,7 +310,16 @@ def demo_popolo(rng: random.Random, wards: dict[str, Any]) -> dict[str, Any]:
         )
     for committee_slug, _name, _description in COMMITTEES:
         eligible = [s for s in slugs if "scrutiny" not in committee_slug or s not in cabinet]
-        for rank, slug in enumerate(rng.sample(eligible, 7)):
+        chosen = rng.sample(eligible, 7)
+        if committee_slug == CHAIRED_BY_DEMO_COUNCILLOR:
+            # The demo councillor account (the first person) chairs this committee, so that the
+            # chair's view of meeting questions can be tried in the demo.
+            if slugs[0] in chosen:
+                chosen.remove(slugs[0])
+            else:
+                chosen.pop()
+            chosen.insert(0, slugs[0])
+        for rank, slug in enumerate(chosen):
             role = "chair" if rank == 0 else "vice-chair" if rank == 1 else "member"
             memberships.append(
                 {

@@ -267,6 +267,8 @@ def test_the_demo_sign_ins(seeded):
         bool(councillor.mastodon_handle),
         bool(councillor.bluesky_handle),
     ) == (True, True, True)
+    # ... and chairs the Planning Committee, whose demo meetings take questions.
+    assert councillor.memberships.get(committee__slug="planning-committee").role == "chair"
     resident = users["resident@example.org"]
     first_postcode = demo_data().postcodes_csv.splitlines()[1].split(",")[0]
     assert resident.postcode.postcode == first_postcode
