@@ -12,36 +12,34 @@ Protocol (what ``static/moot/live.js`` speaks, over the htmx ws extension):
   pruned, it is told to reload the page; a stream is replayed once per connection.
 """
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.utils.html import escape
 
+from .hub import hub, render_message, seq_marker_id
 from .selectors import BACKFILL_LIMIT, events_after
-from .services import message_for
-from .streams import group_name, may_watch
+from .streams import may_watch
+
+__all__ = ["StreamConsumer", "render_message", "seq_marker_id"]
 
 MAX_STREAMS = 8
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
+CLOSE_TOO_SLOW = 4408
+OUTBOX_LIMIT = 1000
+"""Messages waiting for a client that stopped reading; past this it is disconnected (and
+catches up by sequence number when it reconnects) rather than held in the server's memory."""
 RELOAD = '<div id="moot-live-reload" data-moot-reload="true"></div>'
 
 
-def seq_marker_id(stream: str) -> str:
-    return "moot-seq-" + stream.replace(".", "-")
-
-
-def render_message(stream: str, seq: int, html: str) -> str:
-    marker = (
-        f'<span hidden id="{seq_marker_id(stream)}" data-moot-stream="{escape(stream)}" '
-        f'data-moot-seq="{seq}" hx-swap-oob="true"></span>'
-    )
-    return marker + html
-
-
 class StreamConsumer(AsyncJsonWebsocketConsumer):
+    """One viewer. Live events come from the process's :func:`engagement.realtime.hub.hub`
+    (one channel-layer subscription per stream per process), not from a channel of its own."""
+
+    channel_layer_alias = None  # type: ignore[assignment]
     streams: list[str]
 
     async def connect(self) -> None:
@@ -57,17 +55,47 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         self.streams = streams
         self.resumed: set[str] = set()
+        # Streams being replayed: their live events wait here until the replay is queued.
+        self.holding: dict[str, list[tuple[int, str]]] = {}
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.overflowed = False
         for stream in streams:
-            await self.channel_layer.group_add(group_name(stream), self.channel_name)
+            await hub().join(stream, self)
         await self.accept()
+        self.writer = asyncio.create_task(self._write())
 
     @staticmethod
     def _allowed(user: Any, streams: list[str]) -> bool:
         return all(may_watch(user, stream) for stream in streams)
 
     async def disconnect(self, code: int) -> None:
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            writer.cancel()
         for stream in getattr(self, "streams", []):
-            await self.channel_layer.group_discard(group_name(stream), self.channel_name)
+            await hub().leave(stream, self)
+
+    def deliver(self, stream: str, seq: int, text: str) -> None:
+        """A live event from the hub, in order (called on the event loop, never blocks)."""
+        held = self.holding.get(stream)
+        if held is not None:
+            held.append((seq, text))
+        elif self.outbox.qsize() < OUTBOX_LIMIT:
+            self.outbox.put_nowait(text)
+        elif not self.overflowed:
+            self.overflowed = True
+            asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
+
+    async def _write(self) -> None:
+        """Send the outbox in order: the only writer of messages after the handshake."""
+        while True:
+            text = await self.outbox.get()
+            if self.overflowed:
+                return
+            try:
+                await self.send(text_data=text)
+            except Exception:  # noqa: BLE001 - the client is gone; disconnect() cleans up
+                return
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
@@ -90,15 +118,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         except (TypeError, ValueError, OverflowError):
             return
         self.resumed.add(stream)
-        events = await database_sync_to_async(events_after)(stream, after_seq)
-        missing_some = bool(events) and events[0].seq != after_seq + 1  # pruned meanwhile
-        if len(events) > BACKFILL_LIMIT or missing_some:
-            await self.send(text_data=RELOAD)
-            return
-        for record in events:
-            await self.stream_event(message_for(record))
-
-    async def stream_event(self, message: dict[str, Any]) -> None:
-        await self.send(
-            text_data=render_message(message["stream"], message["seq"], message["html"])
-        )
+        self.holding[stream] = []
+        last = after_seq
+        try:
+            events = await database_sync_to_async(events_after)(stream, after_seq)
+            missing_some = bool(events) and events[0].seq != after_seq + 1  # pruned meanwhile
+            if len(events) > BACKFILL_LIMIT or missing_some:
+                self.outbox.put_nowait(RELOAD)
+                return
+            for record in events:
+                self.outbox.put_nowait(render_message(record.stream, record.seq, record.html))
+                last = record.seq
+        finally:
+            # Live events that arrived during the replay, less those it already carried.
+            for seq, text in self.holding.pop(stream, []):
+                if seq > last:
+                    self.deliver(stream, seq, text)

@@ -143,18 +143,29 @@ AUTH_PASSWORD_VALIDATORS = [
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
-    # CHANNEL_LAYER picks the Redis channel layer (bench/README.md, `ws_fanout`, measures both):
-    # "lists" (channels_redis' RedisChannelLayer, the default for now) or "pubsub"
-    # (RedisPubSubChannelLayer).
+    # Each server process joins a stream's group once for all its viewers (realtime/hub.py), so
+    # a group has one member per process, not per viewer, and no group grows into the silent
+    # drops of django/channels_redis#62. CHANNEL_LAYER picks the layer: "lists" (RedisChannelLayer,
+    # the default: a message waits up to `expiry` in Redis while a process reconnects) or "pubsub"
+    # (RedisPubSubChannelLayer: at most once, lost while a subscriber reconnects). `capacity` is
+    # per channel, i.e. per process and stream: events that may wait unread before the layer
+    # drops them (100 by default, 1,000 here: a burst of moderation must not reach it).
+    # socket_timeout: redis-py 8 reads with a 5 s timeout by default, the very time the Redis
+    # layer blocks in BZPOPMIN; when both expire together a popped message is dropped unread.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": {
                 "lists": "channels_redis.core.RedisChannelLayer",
                 "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
             }[env("CHANNEL_LAYER", default="lists")],
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="moot")},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env("CHANNELS_PREFIX", default="moot"),
+            },
         }
     }
+    if CHANNEL_LAYERS["default"]["BACKEND"].endswith(".RedisChannelLayer"):
+        CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = env.int("CHANNEL_CAPACITY", default=1000)
     # django-redis keeps one connection pool per process (Django's own RedisCache makes one per
     # cache instance, i.e. per request under ASGI).
     CACHES = {
