@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagement.audit.services import audit_record, model_changes, snapshot
+from engagement.core.sql import insert_parts, mark_saved
 from engagement.realtime.services import publish_soon
 
 from .ballots import BallotRules, ballot_clean
@@ -640,23 +641,17 @@ def _insert_voter(voter: Voter) -> bool:
     is new. The ORM's ``bulk_create(ignore_conflicts=True)`` cannot say whether it inserted, and
     knowing it saves the lock-and-look of a returning voter on every first vote (the hot path).
     """
-    fields = [f for f in Voter._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    values = [f.get_db_prep_save(f.pre_save(voter, True), connection) for f in fields]
-    # Identifiers come from the model's metadata and every value is a parameter.
-    table = quote(Voter._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    returning = quote(Voter._meta.pk.column)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING RETURNING {returning}"  # noqa: E501, S608
+    parts = insert_parts(voter, with_pk=False)
+    sql = (
+        f"INSERT INTO {parts.table} ({parts.columns}) VALUES ({parts.marks}) "  # noqa: S608
+        f"ON CONFLICT DO NOTHING RETURNING {parts.pk_column}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, parts.values)
         row = cursor.fetchone()
     if row is None:
         return False
-    voter.pk = row[0]
-    voter._state.adding = False
-    voter._state.db = connection.alias
+    mark_saved(voter, row[0])
     return True
 
 
@@ -714,22 +709,18 @@ def _ballot_insert(ballot: Ballot, choices: Mapping[int, int]) -> None:
         return
     quote = connection.ops.quote_name
     choice_fields = ("ballot", "project", "value")
-    fields = Ballot._meta.concrete_fields
-    values = [f.get_db_prep_save(f.pre_save(ballot, True), connection) for f in fields]
-    # Identifiers come from the models' metadata and every value is a parameter.
+    parts = insert_parts(ballot, with_pk=True)
     sql = (
-        f"WITH ballot AS (INSERT INTO {quote(Ballot._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})) "
+        f"WITH ballot AS (INSERT INTO {parts.table} ({parts.columns}) "  # noqa: S608
+        f"VALUES ({parts.marks})) "
         f"INSERT INTO {quote(BallotChoice._meta.db_table)} "
         f"({', '.join(quote(BallotChoice._meta.get_field(n).column) for n in choice_fields)}) "
         "SELECT %s, choice.project, choice.value "
         "FROM unnest(%s::bigint[], %s::integer[]) AS choice(project, value)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, ballot.pk, list(choices), list(choices.values())])
-    ballot._state.adding = False
-    ballot._state.db = connection.alias
+        cursor.execute(sql, [*parts.values, ballot.pk, list(choices), list(choices.values())])
+    mark_saved(ballot)
 
 
 def ballot_cast(

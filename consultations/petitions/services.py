@@ -20,13 +20,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from consultations.models import BlockRule, Petition, PetitionScheme, RejectionReason, Signature
 from engagement.audit.services import audit_record
 from engagement.core.memo import memo
+from engagement.core.sql import insert_parts, mark_saved
 from engagement.places.selectors import postcode_lookup
 from engagement.realtime.services import publish_soon
 from engagement.tasks import enqueue
@@ -89,11 +90,10 @@ def _clean_signer(signer: Signer) -> tuple[str, str, Any]:
     return normalise_email(signer.email), postcode, ward
 
 
-def _new_signature(petition: Petition, signer: Signer, **flags: Any) -> tuple[Signature, str]:
+def _new_signature(signer: Signer, **fields: Any) -> tuple[Signature, str]:
     normalised, postcode, ward = _clean_signer(signer)
     token = secrets.token_urlsafe(24)
     signature = Signature(
-        petition=petition,
         name=signer.name.strip(),
         email=signer.email.strip(),
         normalised_email=normalised,
@@ -103,7 +103,7 @@ def _new_signature(petition: Petition, signer: Signer, **flags: Any) -> tuple[Si
         notify=signer.notify,
         token_hash=_token_hash(token),
         ip_address=signer.ip,
-        **flags,
+        **fields,
     )
     return signature, token
 
@@ -134,7 +134,7 @@ def petition_create(
     except ValidationError as exc:
         errors |= exc.message_dict
     try:
-        signature, token = _new_signature(petition, signer, creator=True)
+        signature, token = _new_signature(signer, petition=petition, creator=True)
     except ValidationError as exc:
         errors |= exc.message_dict
     if errors:
@@ -151,7 +151,7 @@ def sponsor_sign(*, petition: Petition, signer: Signer) -> Signature | None:
     """A sponsor's signature (counted like any other once the petition opens)."""
     if petition.state not in (Petition.State.VALIDATED, Petition.State.SPONSORED):
         raise PetitionError(_("This petition is not gathering sponsors."))
-    return _sign(petition, signer, sponsor=True)
+    return _sign(petition.pk, signer, sponsor=True)
 
 
 # --- signing --------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def _listed(kind: str, value: str | None, action: str) -> bool:
     return bool(value) and _rules().get((kind, value or "")) == action
 
 
-def _looks_fraudulent(petition: Petition, signer: Signer, rules: PetitionScheme) -> bool:
+def _looks_fraudulent(petition_id: int, signer: Signer, rules: PetitionScheme) -> bool:
     """Blocked, or over a per-IP rate limit for this petition (allow-listed IPs are exempt)."""
     from engagement.core import ratelimit
 
@@ -185,29 +185,91 @@ def _looks_fraudulent(petition: Petition, signer: Signer, rules: PetitionScheme)
     if not signer.ip or _listed("ip", signer.ip, "allow"):
         return False
     short = ratelimit.hit(
-        f"petition-{petition.pk}-60", signer.ip, limit=rules.ip_short_limit, window=60
+        f"petition-{petition_id}-60", signer.ip, limit=rules.ip_short_limit, window=60
     )
     long = ratelimit.hit(
-        f"petition-{petition.pk}-300", signer.ip, limit=rules.ip_long_limit, window=300
+        f"petition-{petition_id}-300", signer.ip, limit=rules.ip_long_limit, window=300
     )
     return not (short and long)
 
 
-def signature_create(*, petition: Petition, signer: Signer) -> Signature | None:
+def signature_create(*, petition: Petition | int, signer: Signer) -> Signature | None:
     """Sign an open petition. Returns the new pending signature, or None when this person has
     signed already (the caller shows the same neutral message either way: whether an address
-    has signed is nobody else's business)."""
-    if petition.state != Petition.State.OPEN or (
-        petition.closes_at is not None and petition.closes_at <= timezone.now()
-    ):
+    has signed is nobody else's business).
+
+    ``petition``: the petition, or only its id (the busy path: on PostgreSQL the insert itself
+    checks that the petition is open, so nothing is read first)."""
+    if isinstance(petition, Petition) and not _open_for_signing(petition):
         raise PetitionError(_("This petition is not open for signatures."))
-    return _sign(petition, signer)
+    petition_id = petition.pk if isinstance(petition, Petition) else petition
+    signature = _sign(petition_id, signer, open_only=True)
+    if signature is None:  # signed already, or (given an id) the petition is not open
+        found = Petition.objects.filter(pk=petition_id).only("state", "closes_at").first()
+        if found is None or not _open_for_signing(found):
+            raise PetitionError(_("This petition is not open for signatures."))
+    return signature
 
 
-def _sign(petition: Petition, signer: Signer, **flags: Any) -> Signature | None:
-    signature, token = _new_signature(petition, signer, **flags)
-    if _looks_fraudulent(petition, signer, scheme()):
+def _open_for_signing(petition: Petition, now: Any = None) -> bool:
+    return petition.state == Petition.State.OPEN and (
+        petition.closes_at is None or petition.closes_at > (now or timezone.now())
+    )
+
+
+# The signature goes in only if its petition is open, checked by the same statement. On a
+# conflict (this person has signed already: one signature per normalised email) nothing is stored
+# and no id comes back.
+_INSERT_IF_OPEN = """
+    INSERT INTO {table} ({columns}) SELECT {typed_marks}
+    WHERE EXISTS (
+        SELECT 1 FROM {petition} p
+        WHERE p.id = %s AND p.state = %s AND (p.closes_at IS NULL OR p.closes_at > %s)
+    )
+    ON CONFLICT DO NOTHING RETURNING {pk}
+"""
+
+
+def _sign(
+    petition_id: int, signer: Signer, *, open_only: bool = False, **flags: Any
+) -> Signature | None:
+    """Store a pending signature and queue its email; None if nothing was stored (signed
+    already, or, with ``open_only``, the petition is not open)."""
+    signature, token = _new_signature(signer, petition_id=petition_id, **flags)
+    if _looks_fraudulent(petition_id, signer, scheme()):
         signature.state = Signature.State.FRAUDULENT
+    if connection.vendor == "postgresql":
+        parts = insert_parts(signature, with_pk=False)
+        params = list(parts.values)
+        if open_only:
+            sql = _INSERT_IF_OPEN.format(
+                table=parts.table,
+                columns=parts.columns,
+                typed_marks=parts.typed_marks,
+                petition=connection.ops.quote_name(Petition._meta.db_table),
+                pk=parts.pk_column,
+            )
+            params += [petition_id, Petition.State.OPEN, timezone.now()]
+        else:
+            sql = (
+                f"INSERT INTO {parts.table} ({parts.columns}) VALUES ({parts.marks}) "  # noqa: S608
+                f"ON CONFLICT DO NOTHING RETURNING {parts.pk_column}"
+            )
+        # In autocommit (unless a caller holds a transaction): one statement, one commit, and
+        # the email is queued straight after it.
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        mark_saved(signature, row[0])
+        _send(signature.pk, token, "sign")
+        return signature
+    # SQLite (the demo: one writer at a time): look, then insert.
+    if open_only:
+        found = Petition.objects.filter(pk=petition_id).only("state", "closes_at").first()
+        if found is None or not _open_for_signing(found):
+            return None
     try:
         with transaction.atomic():
             signature.save()
@@ -225,9 +287,15 @@ def signature_confirm(*, token: str, now: Any = None) -> Signature:
     enough confirmed sponsors send it to moderation; an open petition's signature is counted.
     """
     now = now or timezone.now()
-    signature = (
-        Signature.objects.select_related("petition").filter(token_hash=_token_hash(token)).first()
-    )
+    token_hash = _token_hash(token)
+    if connection.vendor == "postgresql":
+        # The busy path: a pending signature on a petition still counting is found, validated
+        # and counted by one statement. Anything else (a second click, a creator or sponsor
+        # before the petition opens, a dead link) takes the path below, which reads first.
+        counted = _confirm_and_count(now, token_hash=token_hash)
+        if counted is not None:
+            return counted
+    signature = Signature.objects.select_related("petition").filter(token_hash=token_hash).first()
     if signature is None:
         raise PetitionError(_("That link is not valid. Check it is the whole link from the email."))
     petition = signature.petition
@@ -236,7 +304,11 @@ def signature_confirm(*, token: str, now: Any = None) -> Signature:
     if signature.state != Signature.State.PENDING:
         return signature  # already counted, or quietly never to be (fraud): same answer
     if petition.state in (Petition.State.OPEN, Petition.State.CLOSED):
-        _confirm_and_count(signature, now)
+        if _confirm_and_count(now, signature_id=signature.pk) is None:
+            # a concurrent click counted it, or the petition stopped counting meanwhile
+            signature.refresh_from_db(fields=["state", "validated_at"])
+        else:
+            signature.state, signature.validated_at = Signature.State.VALIDATED, now
         return signature
     with transaction.atomic():
         validated = Signature.objects.filter(pk=signature.pk, state=Signature.State.PENDING).update(
@@ -257,34 +329,62 @@ def signature_confirm(*, token: str, now: Any = None) -> Signature:
     return signature
 
 
-# Validate the signature and count it in one statement, committed on its own: the petition's
-# row, which every confirmation updates, is locked only while PostgreSQL runs it, never across a
-# round trip to a busy Python process. ``state = pending`` makes a concurrent second click count
-# nothing; a petition no longer open or in its grace period counts nothing (the signature stays
-# pending). SQLite (the demo: one writer at a time anyway) runs the same two updates in one
-# transaction, as it has no data-modifying WITH.
+# Validate a pending signature and count it in one statement, committed on its own: the
+# petition's row, which every confirmation updates, is locked only while PostgreSQL runs it,
+# never across a round trip to a busy Python process. ``state = pending`` makes a concurrent
+# second click count nothing; a petition no longer open or in its grace period counts nothing
+# (the signature stays pending). The signature is picked by id or by its link's hash. SQLite (the
+# demo: one writer at a time anyway) runs the same two updates in one transaction, as it has no
+# data-modifying WITH.
 _VALIDATE = """
     UPDATE {signature} SET state = %(validated)s, validated_at = %(now)s
-    WHERE id = %(signature_id)s AND state = %(pending)s
+    WHERE {which} AND state = %(pending)s
       AND EXISTS (
           SELECT 1 FROM {petition} p
           WHERE p.id = {signature}.petition_id
-            AND (p.state = %(open)s OR (p.state = %(closed)s AND p.closes_at >= %(grace)s))
+            AND (p.state = %(open)s OR p.state = %(closed)s)
+            AND (p.closes_at IS NULL OR p.closes_at >= %(grace)s)
       )
 """
 _COUNT = "UPDATE {petition} SET signature_count = signature_count + 1"
 _CONFIRM_AND_COUNT_PG = f"""
-    WITH confirmed AS ({_VALIDATE} RETURNING petition_id)
+    WITH confirmed AS ({_VALIDATE} RETURNING {{signature_columns}})
     {_COUNT} FROM confirmed WHERE {{petition}}.id = confirmed.petition_id
-    RETURNING signature_count
+    RETURNING {{returning}}
 """
-_COUNT_ONE = _COUNT + " WHERE id = %(petition_id)s RETURNING signature_count"
+_COUNT_ONE = _COUNT + " WHERE id = %(petition_id)s RETURNING {returning}"
 
 
-def _confirm_and_count(signature: Signature, now: Any) -> None:
+def _in_model_order(model: type[Model], names: set[str]) -> tuple[str, ...]:
+    """Column names in the model's field order, as ``Model.from_db`` takes its values."""
+    return tuple(f.attname for f in model._meta.concrete_fields if f.attname in names)
+
+
+# What the confirmation page and the threshold check need back, so nothing is read again.
+_SIGNATURE_BACK = _in_model_order(
+    Signature, {"id", "petition_id", "creator", "sponsor", "state", "validated_at"}
+)
+_PETITION_BACK = _in_model_order(
+    Petition,
+    {"id", "signature_count", "response_threshold_at", "debate_threshold_at", "sponsor_token"},
+)
+
+
+def _confirm_and_count(
+    now: Any, *, signature_id: int | None = None, token_hash: str | None = None
+) -> Signature | None:
+    """Validate and count the pending signature (by id or link hash) if its petition still
+    counts; the signature, with its petition attached, or None if nothing was counted."""
+    quote = connection.ops.quote_name
     tables = {
-        "signature": connection.ops.quote_name(Signature._meta.db_table),
-        "petition": connection.ops.quote_name(Petition._meta.db_table),
+        "signature": quote(Signature._meta.db_table),
+        "petition": quote(Petition._meta.db_table),
+        "which": "id = %(signature_id)s" if token_hash is None else "token_hash = %(token_hash)s",
+        "signature_columns": ", ".join(_SIGNATURE_BACK),
+        "returning": ", ".join(
+            [f"{quote(Petition._meta.db_table)}.{c}" for c in _PETITION_BACK]
+            + [f"confirmed.{c}" for c in _SIGNATURE_BACK]
+        ),
     }
     params = {
         "validated": Signature.State.VALIDATED,
@@ -293,8 +393,8 @@ def _confirm_and_count(signature: Signature, now: Any) -> None:
         "closed": Petition.State.CLOSED,
         "now": now,
         "grace": now - LINK_GRACE,
-        "signature_id": signature.pk,
-        "petition_id": signature.petition_id,
+        "signature_id": signature_id,
+        "token_hash": token_hash,
     }
     if connection.vendor == "postgresql":
         # In autocommit (unless a caller holds a transaction): one statement, one commit.
@@ -303,16 +403,27 @@ def _confirm_and_count(signature: Signature, now: Any) -> None:
             row = cursor.fetchone()
     else:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_VALIDATE.format(**tables), params)
+            cursor.execute(
+                _VALIDATE.format(**tables) + " RETURNING " + tables["signature_columns"], params
+            )
+            confirmed = cursor.fetchone()
             row = None
-            if cursor.rowcount == 1:
-                cursor.execute(_COUNT_ONE.format(**tables), params)
-                row = cursor.fetchone()
-    if row is None:  # a concurrent click counted it, or the petition stopped counting meanwhile
-        signature.refresh_from_db(fields=["state", "validated_at"])
-        return
-    signature.state, signature.validated_at = Signature.State.VALIDATED, now
-    _thresholds(signature.petition, row[0], now)
+            if confirmed is not None:
+                params["petition_id"] = confirmed[1]
+                cursor.execute(
+                    _COUNT_ONE.format(
+                        petition=tables["petition"], returning=", ".join(_PETITION_BACK)
+                    ),
+                    params,
+                )
+                row = (*cursor.fetchone(), *confirmed)
+    if row is None:
+        return None
+    petition = Petition.from_db(connection.alias, _PETITION_BACK, row[: len(_PETITION_BACK)])
+    signature = Signature.from_db(connection.alias, _SIGNATURE_BACK, row[len(_PETITION_BACK) :])
+    signature.petition = petition
+    _thresholds(petition, petition.signature_count, now)
+    return signature
 
 
 def _thresholds(petition: Petition, count: int, now: Any) -> None:

@@ -58,15 +58,17 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    petition = get_object_or_404(selectors.public_petitions(), pk=pk)
     form = SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # The busy path reads nothing first: the insert checks the petition is open. Only a
+        # refusal needs the petition (a 404 if it is not public, else the page with the error).
         try:
-            services.signature_create(petition=petition, signer=_signer(request, form.cleaned_data))
+            services.signature_create(petition=pk, signer=_signer(request, form.cleaned_data))
         except (ValidationError, services.PetitionError) as exc:
             _add_errors(form, exc)
         else:
-            return redirect("petitions:thanks", pk=petition.pk)
+            return redirect("petitions:thanks", pk=pk)
+    petition = get_object_or_404(selectors.public_petitions(), pk=pk)
     context = {
         "petition": petition,
         "form": form,

@@ -215,6 +215,41 @@ def test_sign_and_confirm_over_http(client, postcode, staff, django_capture_on_c
     assert "Confirm that you may sign this petition." in missing.content.decode()
 
 
+SIGN_FORM = {
+    "name": "Web Signer",
+    "email": "web@example.org",
+    "postcode": "CF10 1EP",
+    "connection": "lives",
+    "eligible": "on",
+}
+
+
+def test_signing_over_http_refuses_what_is_not_open_and_stores_nothing_twice(
+    client, postcode, staff, django_capture_on_commit_callbacks
+):
+    """The form posts by id and the insert itself checks the petition is open."""
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    url = petition.get_absolute_url()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url, SIGN_FORM)
+    again = client.post(url, {**SIGN_FORM, "email": "Web+again@Example.org"})
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"] == f"/petitions/{petition.pk}/thanks/"
+    assert petition.signatures.filter(normalised_email="web@example.org").count() == 1
+    assert len(mail.outbox) == 4  # the creator, two sponsors and this signer: no second email
+
+    before = Signature.objects.count()
+    Petition.objects.filter(pk=petition.pk).update(closes_at=timezone.now() - timedelta(minutes=1))
+    closed = client.post(url, {**SIGN_FORM, "email": "late@example.org"})
+    assert closed.status_code == 400
+    assert "This petition is not open for signatures." in closed.content.decode()
+    hidden = Petition.objects.create(action="Draft", background="B", sponsor_token="t9")
+    unpublished = client.post(hidden.get_absolute_url(), {**SIGN_FORM, "email": "x@example.org"})
+    assert unpublished.status_code == 404
+    assert client.post("/petitions/999999/", SIGN_FORM).status_code == 404
+    assert Signature.objects.count() == before
+
+
 def test_response_debate_paper_and_scheduled_jobs(
     postcode, staff, django_capture_on_commit_callbacks
 ):
