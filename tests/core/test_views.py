@@ -100,6 +100,52 @@ def test_django_admin_requires_the_staff_role_with_two_factor(
     assert staff_client.get("/django-admin/").status_code == 200
 
 
+def _menu(content: bytes) -> tuple[list[str], list[str], list[str]]:
+    """The menu's labels, and the labels of its active items and of the current page's."""
+    import re
+
+    html = content.decode()
+    menu = html[html.index('id="navigation"') : html.index("</nav>")]
+    items = re.findall(r'<li class="([^"]*)">\s*<a [^>]*?( aria-current="page")?>([^<]*)</a>', menu)
+    return (
+        [label for _, _, label in items],
+        [label for css, _, label in items if "item--active" in css],
+        [label for _, current, label in items if current],
+    )
+
+
+def test_the_menu_marks_the_section_and_page_in_each_language_and_role(client, staff_client):
+    """The menu is rendered once per process for each state (the fragments cache): every state
+    that changes it must be part of its key."""
+    labels, active, current = _menu(client.get("/").content)
+    assert labels == ["Home", "Meetings", "Wards", "Councillors", "Committees"]
+    assert (active, current) == (["Home"], ["Home"])
+    _, active, current = _menu(client.get("/wards/").content)
+    assert (active, current) == (["Wards"], ["Wards"])
+    _, active, current = _menu(client.get("/committees/nope/").content)  # a 404 below a section
+    assert (active, current) == (["Committees"], [])
+    client.cookies["django_language"] = "cy"
+    labels, active, current = _menu(client.get("/wards/").content)
+    assert labels[0] != "Home"
+    assert "Wards" not in labels
+    assert len(active) == len(current) == 1
+    labels, active, current = _menu(staff_client.get("/staff/").content)
+    assert labels[-2:] == ["Inbox", "Staff area"]
+    assert (active, current) == (["Staff area"], ["Staff area"])
+
+
+def test_the_footer_follows_the_council_settings_at_once(
+    client, django_capture_on_commit_callbacks
+):
+    def footer() -> str:
+        return client.get("/").content.decode().split("<footer")[1]
+
+    assert "Llanfair Test Council" not in footer()
+    with django_capture_on_commit_callbacks(execute=True):
+        council_settings_update(actor=None, name="Llanfair Test Council")
+    assert "Llanfair Test Council" in footer()
+
+
 def test_welsh_switch_is_hidden_when_the_council_turns_welsh_off(
     client, django_capture_on_commit_callbacks
 ):
