@@ -186,6 +186,13 @@ class Signature(models.Model):
     creator = models.BooleanField(default=False)
     sponsor = models.BooleanField(default=False)
     token_hash = models.CharField(max_length=64, unique=True)
+    # The confirmation link is an HMAC of this random value under the secret key, so the email
+    # job can make it from the row (the database alone cannot: it holds neither the key nor the
+    # link, only the link's hash above). Empty for signatures made before links were derived.
+    link_nonce = models.CharField(max_length=32, blank=True, default="")
+    # The email this signature still waits for ("sign" or "creator"), cleared once sent: the
+    # signatures table is the email queue (see services.signature_emails_send).
+    email_due = models.CharField(max_length=8, blank=True, default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     validated_at = models.DateTimeField(null=True, blank=True)
@@ -200,6 +207,9 @@ class Signature(models.Model):
         indexes = [
             models.Index(fields=["petition", "ip_address", "created_at"]),
             models.Index(fields=["petition", "state", "ward"]),
+            models.Index(
+                fields=["id"], condition=~models.Q(email_due=""), name="petitions_email_due"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -34,3 +34,39 @@ def enqueue(task_fn: Any, *args: Any, **kwargs: Any) -> None:
     """Queue ``task_fn.delay(*args, **kwargs)`` once the current transaction commits."""
     send: Callable[[], Any] = partial(task_fn.delay, *args, **kwargs)
     transaction.on_commit(send)
+
+
+def enqueue_drain(task_fn: Any) -> None:
+    """Queue ``task_fn`` (a job that drains a queue kept in the database: it takes every row due
+    when it runs) after commit, unless a run is already queued and has not started yet.
+
+    Busy paths call this once per row instead of queueing a job per row: one Redis round trip
+    instead of a broker message. The job must call :func:`drain_started` before it reads the
+    rows: a row committed before that is read by this run; a row committed after it queues the
+    next run. A scheduled run of the same job (Celery beat) sweeps up anything a lost message
+    left behind.
+    """
+
+    def claim() -> None:
+        from django.core.cache import cache
+
+        if cache.add(_drain_key(task_fn), 1, timeout=_DRAIN_CLAIM_SECONDS):
+            task_fn.delay()
+
+    transaction.on_commit(claim)
+
+
+def drain_started(task_fn: Any) -> None:
+    """Called by a draining job first: rows committed from now on queue another run."""
+    from django.core.cache import cache
+
+    cache.delete(_drain_key(task_fn))
+
+
+# A claim whose run never started (a lost message) lapses after this long; the next row queues a
+# run again.
+_DRAIN_CLAIM_SECONDS = 60
+
+
+def _drain_key(task_fn: Any) -> str:
+    return f"tasks:drain:{task_fn.name}"

@@ -10,11 +10,18 @@ from engagement.notifications.services import absolute_url, send_email
 
 
 def signature_email_send(*, signature_id: int, token: str, kind: str) -> bool:
-    """The confirmation email. Fraudulent signatures get exactly the same email (the link then
-    changes nothing), so whoever sends them learns nothing."""
+    """The confirmation email of one signature, its link given (the job that took a link per
+    message before links were derived from the row; kept for messages queued back then)."""
     signature = Signature.objects.select_related("petition").filter(pk=signature_id).first()
     if signature is None or signature.anonymised_at is not None:
         return False
+    signature_email(signature, token=token, kind=kind)
+    return True
+
+
+def signature_email(signature: Signature, *, token: str, kind: str) -> None:
+    """The confirmation email. Fraudulent signatures get exactly the same email (the link then
+    changes nothing), so whoever sends them learns nothing."""
     petition = signature.petition
     link = absolute_url(reverse("petitions:confirm", kwargs={"token": token}))
     if kind == "creator":
@@ -31,7 +38,6 @@ def signature_email_send(*, signature_id: int, token: str, kind: str) -> bool:
             "signature is counted only once you have clicked it:\n\n%(link)s"
         ) % {"action": petition.action, "link": link}
     send_email(to=signature.email, subject=subject, body=body)
-    return True
 
 
 def threshold_emails_send(*, petition_id: int, field: str) -> int:

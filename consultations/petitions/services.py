@@ -9,9 +9,12 @@ never counted, and its signer gets the same email as anyone else, so a script le
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import logging
 import secrets
+import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,9 +33,11 @@ from engagement.core.memo import memo
 from engagement.core.sql import insert_parts, mark_saved
 from engagement.places.selectors import postcode_lookup
 from engagement.realtime.services import publish_soon
-from engagement.tasks import enqueue
+from engagement.tasks import drain_started, enqueue, enqueue_drain
 
 from .emails import email_domain, normalise_email
+
+logger = logging.getLogger(__name__)
 
 LINK_GRACE = timedelta(hours=24)
 """Confirmation links keep working this long after a petition closes."""
@@ -51,6 +56,13 @@ def scheme() -> PetitionScheme:
 def _token_hash(token: str) -> str:
     key = f"moot.petitions.token:{settings.SECRET_KEY}".encode()
     return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def _link_token(nonce: str) -> str:
+    """A signature's confirmation link token, made from its random ``link_nonce``."""
+    key = f"moot.petitions.link:{settings.SECRET_KEY}".encode()
+    digest = hmac.new(key, nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
 
 
 @dataclass(frozen=True)
@@ -90,10 +102,11 @@ def _clean_signer(signer: Signer) -> tuple[str, str, Any]:
     return normalise_email(signer.email), postcode, ward
 
 
-def _new_signature(signer: Signer, **fields: Any) -> tuple[Signature, str]:
+def _new_signature(signer: Signer, *, email: str, **fields: Any) -> Signature:
+    """A signature to store, its email (``email``: "sign" or "creator") queued with it."""
     normalised, postcode, ward = _clean_signer(signer)
-    token = secrets.token_urlsafe(24)
-    signature = Signature(
+    nonce = secrets.token_urlsafe(24)
+    return Signature(
         name=signer.name.strip(),
         email=signer.email.strip(),
         normalised_email=normalised,
@@ -101,17 +114,69 @@ def _new_signature(signer: Signer, **fields: Any) -> tuple[Signature, str]:
         ward=ward,
         connection=signer.connection,
         notify=signer.notify,
-        token_hash=_token_hash(token),
+        link_nonce=nonce,
+        token_hash=_token_hash(_link_token(nonce)),
+        email_due=email,
         ip_address=signer.ip,
         **fields,
     )
-    return signature, token
 
 
-def _send(signature_id: int, token: str, kind: str) -> None:
-    from .tasks import send_signature_email
+def _emails_soon() -> None:
+    """Have the confirmation emails due sent (after commit; one queued job drains them all)."""
+    from .tasks import send_signature_emails
 
-    enqueue(send_signature_email, signature_id, token, kind)
+    enqueue_drain(send_signature_emails)
+
+
+def signature_emails_send(*, batch: int = 100) -> int:
+    """Send every confirmation email due, oldest first; the number sent.
+
+    Safe to run in several workers at once (each takes rows the others have not locked) and to
+    retry: a row is marked sent in the transaction that locked it, after its email went. An
+    address the mail server refuses outright is logged and not tried again (it would hold up
+    the queue for ever); any other failure (the server is down) stops the run with the rest
+    still due, and raises so that the job is retried.
+    """
+    from . import emails_out
+    from .tasks import send_signature_emails
+
+    drain_started(send_signature_emails)
+    sent = 0
+    while True:
+        failure: Exception | None = None
+        with transaction.atomic():
+            due = list(
+                Signature.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("petition")
+                .exclude(email_due="")
+                .order_by("pk")[:batch]
+            )
+            done = []
+            for signature in due:
+                try:
+                    if signature.anonymised_at is None and signature.link_nonce:
+                        emails_out.signature_email(
+                            signature,
+                            token=_link_token(signature.link_nonce),
+                            kind=signature.email_due,
+                        )
+                        sent += 1
+                except smtplib.SMTPRecipientsRefused:
+                    logger.warning(
+                        "Petition signature %s: the mail server refused its address",
+                        signature.pk,
+                    )
+                except Exception as exc:  # noqa: BLE001 - the sent ones are marked, then re-raised
+                    failure = exc
+                    break
+                done.append(signature.pk)
+            if done:
+                Signature.objects.filter(pk__in=done).update(email_due="")
+        if failure is not None:
+            raise failure
+        if len(due) < batch:
+            return sent
 
 
 # --- creating and sponsoring ------------------------------------------------------------------
@@ -134,7 +199,7 @@ def petition_create(
     except ValidationError as exc:
         errors |= exc.message_dict
     try:
-        signature, token = _new_signature(signer, petition=petition, creator=True)
+        signature = _new_signature(signer, email="creator", petition=petition, creator=True)
     except ValidationError as exc:
         errors |= exc.message_dict
     if errors:
@@ -143,7 +208,7 @@ def petition_create(
         petition.save()
         signature.petition = petition
         signature.save()
-        _send(signature.pk, token, "creator")
+        _emails_soon()
     return petition
 
 
@@ -235,7 +300,7 @@ def _sign(
 ) -> Signature | None:
     """Store a pending signature and queue its email; None if nothing was stored (signed
     already, or, with ``open_only``, the petition is not open)."""
-    signature, token = _new_signature(signer, petition_id=petition_id, **flags)
+    signature = _new_signature(signer, email="sign", petition_id=petition_id, **flags)
     if _looks_fraudulent(petition_id, signer, scheme()):
         signature.state = Signature.State.FRAUDULENT
     if connection.vendor == "postgresql":
@@ -263,7 +328,7 @@ def _sign(
         if row is None:
             return None
         mark_saved(signature, row[0])
-        _send(signature.pk, token, "sign")
+        _emails_soon()
         return signature
     # SQLite (the demo: one writer at a time): look, then insert.
     if open_only:
@@ -273,7 +338,7 @@ def _sign(
     try:
         with transaction.atomic():
             signature.save()
-            _send(signature.pk, token, "sign")
+            _emails_soon()
     except IntegrityError:
         return None  # signed already (one per normalised email): nothing stored twice
     return signature

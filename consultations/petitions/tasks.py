@@ -6,7 +6,17 @@ from . import emails_out
 
 
 @task
+def send_signature_emails() -> int:
+    """Send every confirmation email due (queued by signing, and every minute as a sweep)."""
+    from . import services
+
+    return services.signature_emails_send()
+
+
+@task
 def send_signature_email(signature_id: int, token: str, kind: str) -> bool:
+    """One confirmation email with its link: for messages queued before links were derived from
+    the signature (remove once no deployment can hold one)."""
     return emails_out.signature_email_send(signature_id=signature_id, token=token, kind=kind)
 
 

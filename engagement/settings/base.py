@@ -224,6 +224,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "engagement.notifications.tasks.resend_unsent_notifications",
         "schedule": 60 * 5,
     },
+    "petitions-signature-emails": {
+        "task": "consultations.petitions.tasks.send_signature_emails",
+        "schedule": 60,
+    },
     "petitions-close-due": {
         "task": "consultations.petitions.tasks.close_due_petitions",
         "schedule": 60,

@@ -250,6 +250,44 @@ def test_signing_over_http_refuses_what_is_not_open_and_stores_nothing_twice(
     assert Signature.objects.count() == before
 
 
+def test_confirmation_emails_queue_in_the_table_and_survive_a_mail_server_outage(
+    settings, postcode, staff, django_capture_on_commit_callbacks
+):
+    """Signing queues its email in the signature row; one job sends everything due over SMTP.
+    An address refused outright is given up on (it would block the queue); while the server is
+    down nothing is lost and, once it is back, each email goes exactly once."""
+    from consultations.petitions.tasks import send_signature_emails
+    from tests.fakes.smtp import FakeSMTP
+
+    petition = open_petition(staff, django_capture_on_commit_callbacks)
+    # Signing queues the job after commit, which never comes inside the test's transaction:
+    # the test runs the job itself.
+    with FakeSMTP() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port + 1  # nothing there
+        for n in range(40, 45):
+            services.signature_create(petition=petition.pk, signer=signer(n))
+        assert Signature.objects.exclude(email_due="").count() == 5
+        with pytest.raises(ConnectionError):
+            services.signature_emails_send(batch=2)
+        assert Signature.objects.exclude(email_due="").count() == 5  # nothing lost
+
+        settings.EMAIL_PORT = server.port
+        server.refuse = {"s42@example.org"}
+        assert send_signature_emails.apply().get() == 4
+        assert sorted(to[0] for to, _ in server.messages) == [
+            f"s{n}@example.org" for n in (40, 41, 43, 44)
+        ]
+        assert not Signature.objects.exclude(email_due="").exists()
+        assert services.signature_emails_send() == 0  # each email exactly once
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    token = re.search(rb"/petitions/confirm/([^/\s]+)/", server.messages[0][1]).group(1).decode()
+    assert services.signature_confirm(token=token).state == Signature.State.VALIDATED
+    signature = Signature.objects.get(normalised_email="s40@example.org")
+    assert token not in (signature.token_hash, signature.link_nonce)  # the link is not stored
+
+
 def test_response_debate_paper_and_scheduled_jobs(
     postcode, staff, django_capture_on_commit_callbacks
 ):

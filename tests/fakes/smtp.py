@@ -13,6 +13,8 @@ class FakeSMTP:
     def __init__(self) -> None:
         self.sessions = 0
         self.messages: list[tuple[list[str], bytes]] = []
+        self.refuse: set[str] = set()
+        """Recipients refused with a permanent error (550), like an address that does not exist."""
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler())
@@ -53,8 +55,12 @@ class FakeSMTP:
                         recipients = []
                         reply = b"250 OK\r\n"
                     elif verb == b"RCPT":
-                        recipients.append(line.decode().partition(":")[2].strip(" <>\r\n"))
-                        reply = b"250 OK\r\n"
+                        recipient = line.decode().partition(":")[2].strip(" <>\r\n")
+                        if recipient in fake.refuse:
+                            reply = b"550 No such user\r\n"
+                        else:
+                            recipients.append(recipient)
+                            reply = b"250 OK\r\n"
                     elif verb == b"DATA":
                         self.wfile.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                         data = b""
