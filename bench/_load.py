@@ -132,3 +132,42 @@ def summarise(phase: Phase) -> dict[str, Any]:
         "client_p95_ms": round(percentile(latency, 95), 3),
         "rps": round(len(phase.samples) / phase.wall_s, 1),
     }
+
+
+def outcome_figures(
+    samples: Sequence[Sample],
+    accepted: Sequence[bool],
+    *,
+    wall_s: float,
+    cpu_s: dict[str, float],
+    noun: str = "requests",
+    rate: str = "per_s",
+    per: str = "request",
+) -> dict[str, Any]:
+    """The figures of a phase whose requests each succeed or fail by the benchmark's own test
+    (a redirect to a receipt, a 200 with the right text): counts, statuses, the first failures,
+    the rate of accepted ones, client and server percentiles and CPU per request of each process
+    group (``cpu_s``: seconds by role). Times in milliseconds. ``noun``, ``rate`` and ``per``
+    name the keys (``ballots``, ``ballots_per_s``, ``cpu_ms_per_ballot_<role>``)."""
+    failures = [s for s, ok in zip(samples, accepted, strict=True) if not ok]
+    good = len(samples) - len(failures)
+    server = [s.server_ms for s in samples if s.server_ms is not None]
+    latency = [s.client_ms for s in samples]
+    figures: dict[str, Any] = {
+        noun: len(samples),
+        "accepted": good,
+        "failed": len(failures),
+        "statuses": dict(sorted(Counter(str(s.status) for s in samples).items())),
+        "first_failures": [
+            {"status": s.status, "location": s.location, "error": s.error} for s in failures[:5]
+        ],
+        "wall_s": round(wall_s, 2),
+        rate: round(good / wall_s, 1) if wall_s else 0.0,
+    }
+    for source, values in (("client", latency), ("server", server)):
+        for q in (50, 95, 99):
+            figures[f"{source}_p{q}_ms"] = round(percentile(values, q), 2)
+    requests = max(len(samples), 1)
+    for role, seconds in cpu_s.items():
+        figures[f"cpu_ms_per_{per}_{role}"] = round(seconds * 1000 / requests, 2)
+    return figures

@@ -37,7 +37,6 @@ import json
 import os
 import random
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -498,28 +497,16 @@ def cookies(voter: Voter) -> dict[str, str]:
 
 def summarise(phase: Phase) -> dict[str, Any]:
     """One phase's figures; times in milliseconds."""
-    samples = [s.sample for s in phase.submissions]
-    accepted = sum(s.accepted for s in phase.submissions)
-    failures = [s.sample for s in phase.submissions if not s.accepted]
-    server = [s.server_ms for s in samples if s.server_ms is not None]
-    latency = [s.client_ms for s in samples]
-    figures: dict[str, Any] = {
-        "ballots": len(samples),
-        "accepted": accepted,
-        "failed": len(failures),
-        "statuses": dict(sorted(Counter(str(s.status) for s in samples).items())),
-        "first_failures": [
-            {"status": s.status, "location": s.location, "error": s.error} for s in failures[:5]
-        ],
-        "wall_s": round(phase.wall_s, 2),
-        "ballots_per_s": round(accepted / phase.wall_s, 1) if phase.wall_s else 0.0,
-    }
-    for source, values in (("client", latency), ("server", server)):
-        for q in (50, 95, 99):
-            figures[f"{source}_p{q}_ms"] = round(_load.percentile(values, q), 2)
-    requests = max(len(samples), 1)
-    for role, seconds in phase.cpu_s.items():
-        figures[f"cpu_ms_per_ballot_{role}"] = round(seconds * 1000 / requests, 2)
+    figures = _load.outcome_figures(
+        [s.sample for s in phase.submissions],
+        [s.accepted for s in phase.submissions],
+        wall_s=phase.wall_s,
+        cpu_s=phase.cpu_s,
+        noun="ballots",
+        rate="ballots_per_s",
+        per="ballot",
+    )
+    requests = max(len(phase.submissions), 1)
     # What the server and PostgreSQL alone could take with every core of the machine, at the
     # CPU cost per ballot measured here (the load generator and any other work elsewhere).
     stack_ms = (phase.cpu_s["server"] + phase.cpu_s["postgres"]) * 1000 / requests

@@ -67,7 +67,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
@@ -794,28 +793,12 @@ def cpu_times(port: str, groups: dict[str, int]) -> dict[str, dict[int, float]]:
 
 def summarise(phase: Phase) -> dict[str, Any]:
     """One phase's figures; times in milliseconds."""
-    samples = [a.sample for a in phase.answers]
-    failures = [a.sample for a in phase.answers if not a.ok]
-    accepted = len(samples) - len(failures)
-    server = [s.server_ms for s in samples if s.server_ms is not None]
-    latency = [s.client_ms for s in samples]
-    figures: dict[str, Any] = {
-        "requests": len(samples),
-        "accepted": accepted,
-        "failed": len(failures),
-        "statuses": dict(sorted(Counter(str(s.status) for s in samples).items())),
-        "first_failures": [
-            {"status": s.status, "location": s.location, "error": s.error} for s in failures[:5]
-        ],
-        "wall_s": round(phase.wall_s, 2),
-        "per_s": round(accepted / phase.wall_s, 1) if phase.wall_s else 0.0,
-    }
-    for source, values in (("client", latency), ("server", server)):
-        for q in (50, 95, 99):
-            figures[f"{source}_p{q}_ms"] = round(_load.percentile(values, q), 2)
-    requests = max(len(samples), 1)
-    for role, seconds in phase.cpu_s.items():
-        figures[f"cpu_ms_per_request_{role}"] = round(seconds * 1000 / requests, 2)
+    figures = _load.outcome_figures(
+        [a.sample for a in phase.answers],
+        [a.ok for a in phase.answers],
+        wall_s=phase.wall_s,
+        cpu_s=phase.cpu_s,
+    )
     active = [a for a, _ in phase.backends]
     waiting = [w for _, w in phase.backends]
     figures["pg_active_mean"] = round(sum(active) / len(active), 1) if active else None
