@@ -4,6 +4,7 @@ import re
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils.translation import gettext as _
 from shapely.geometry import Point, shape
 from shapely.prepared import PreparedGeometry, prep
@@ -45,19 +46,37 @@ def postcode_lookup(raw: str) -> Postcode:
 
 @memo(seconds=60, size=50_000)
 def _postcode(canonical: str) -> Postcode:
-    try:
-        return (
-            Postcode.objects.select_related("ward").defer("ward__boundary").get(postcode=canonical)
-        )
-    except Postcode.DoesNotExist:
+    # A first lookup of each postcode is on the signing and voting paths too, so it is one
+    # plain indexed read (no join: the ward comes from the per-process list of wards).
+    with connection.cursor() as cursor:
+        cursor.execute(_POSTCODE_ROW, [canonical])
+        row = cursor.fetchone()
+    ward = _wards().get(row[3]) if row else None
+    if row is None or ward is None:
         raise ValidationError(
             _("%(postcode)s is not a postcode in this council's area.") % {"postcode": canonical},
             code="unknown_postcode",
-        ) from None
+        )
+    found = Postcode(pk=row[0], postcode=canonical, latitude=row[1], longitude=row[2], ward=ward)
+    found._state.adding, found._state.db = False, connection.alias
+    return found
+
+
+_POSTCODE_ROW = (
+    f"SELECT id, latitude, longitude, ward_id FROM {Postcode._meta.db_table} "  # noqa: S608
+    "WHERE postcode = %s"
+)
+
+
+@memo(seconds=60, size=1)
+def _wards() -> dict[int, Ward]:
+    """Every ward without its boundary, by id (a council has tens of them)."""
+    return {ward.pk: ward for ward in Ward.objects.defer("boundary")}
 
 
 def postcode_forget() -> None:
     _postcode.forget()
+    _wards.forget()
 
 
 @lru_cache(maxsize=512)
