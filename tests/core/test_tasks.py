@@ -10,6 +10,7 @@ from engagement.notifications.models import Notification
 from engagement.realtime.models import StreamEvent
 from engagement.realtime.selectors import stream_position
 from engagement.realtime.services import publish
+from engagement.tasks import task
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +84,31 @@ def test_a_worker_registers_every_task_in_the_code_and_the_beat_schedule():
     registered = set(json.loads(run.stdout.strip().splitlines()[-1]))
 
     assert declared - registered == set()
+
+
+_drain_runs: list[int] = []
+
+
+@task
+def _drain_probe() -> None:
+    _drain_runs.append(1)
+
+
+def test_a_drain_is_queued_once_until_it_starts(django_capture_on_commit_callbacks):
+    """Busy paths ask for a drain per row; one run is queued until that run starts."""
+    from engagement.tasks import drain_started, enqueue_drain
+
+    _drain_runs.clear()
+    drain_started(_drain_probe)  # no claim left from an earlier test
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_drain(_drain_probe)
+        enqueue_drain(_drain_probe)
+        assert _drain_runs == []  # only after commit
+    assert _drain_runs == [1]  # the probe never calls drain_started: the claim still stands
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_drain(_drain_probe)
+    assert _drain_runs == [1]
+    drain_started(_drain_probe)
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_drain(_drain_probe)
+    assert _drain_runs == [1, 1]
