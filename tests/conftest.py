@@ -11,6 +11,8 @@ import pytest
 from django.core.cache import cache, caches
 from django.test import Client
 from django.utils import translation
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from engagement.accounts.models import Role
 from engagement.launcher import free_port
@@ -18,6 +20,13 @@ from engagement.launcher import free_port
 from .factories import make_user
 
 pytest_plugins = ["tests.browser_fixtures"]
+
+# Property tests judge what an input gives, never how fast: on a shared machine a draw or an
+# example can stall for seconds, and a timing check there would fail a correct test.
+hypothesis_settings.register_profile(
+    "moot", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("moot")
 
 
 @pytest.fixture(autouse=True)
