@@ -74,14 +74,16 @@ def test_counter_changes_within_a_tick_make_one_snapshot_and_a_later_change_anot
         can_watch=streams.public,
         snapshot=lambda key: ("count", f"<p>{state['n']}</p>", {"n": state["n"]}),
     )
-    settings.REALTIME_TICK_SECONDS = 0.2
+    # A whole second: the five changes must fall in one tick even on a loaded machine (with
+    # 0.2 s they once did not, and made two snapshots).
+    settings.REALTIME_TICK_SECONDS = 1.0
     for _ in range(5):
         state["n"] += 1
         with django_capture_on_commit_callbacks(execute=True):
             publish_soon(stream="testcount.1")
     assert [e.payload for e in events_after("testcount.1", 0)] == [{"n": 1}]  # eager: at once
 
-    time.sleep(0.25)  # the tick is over (and the claim in Redis has expired)
+    time.sleep(1.1)  # the tick is over (and the claim in Redis has expired)
     state["n"] += 1
     with django_capture_on_commit_callbacks(execute=True):
         publish_soon(stream="testcount.1")
