@@ -9,11 +9,12 @@ headers={"x-rate-limit-reset": "..."})`` or a 429 without the header).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from datetime import UTC, datetime
 from typing import Any
 
-from . import FakeServer, Request, page_newest_first
+from . import FakeServer, Request
 
 TOKEN = "fake-x-bearer-token"  # noqa: S105
 
@@ -23,13 +24,21 @@ class FakeX(FakeServer):
         super().__init__()
         self.token = token
         self.tweets: list[dict[str, Any]] = []
+        """Every post, oldest first (ids only grow)."""
         self.users: dict[str, dict[str, str]] = {}
         self._ids = itertools.count(1_000_000_000_000_000_001)
+        # Indexes, so a page costs the same with 20,000 posts held as with 20 (the bench):
+        # a tweet by id, a user id by username, and each user's mentions oldest first with
+        # their ids as numbers for bisecting.
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self._by_username: dict[str, str] = {}
+        self._mentions: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
 
     def add_user(self, username: str, *, user_id: str | None = None, name: str = "") -> str:
         with self.lock:
             user_id = user_id or str(next(self._ids))
             self.users[user_id] = {"id": user_id, "username": username, "name": name or username}
+            self._by_username.setdefault(username, user_id)
         return user_id
 
     def add_post(
@@ -45,9 +54,7 @@ class FakeX(FakeServer):
     ) -> str:
         """Publish a post; ``mentions`` is the user id it mentions (for the mentions timeline)."""
         with self.lock:
-            author_id = next(
-                (u["id"] for u in self.users.values() if u["username"] == author), None
-            ) or self.add_user(author)
+            author_id = self._by_username.get(author) or self.add_user(author)
             tweet_id = str(next(self._ids))
             tweet: dict[str, Any] = {
                 "id": tweet_id,
@@ -58,7 +65,7 @@ class FakeX(FakeServer):
                 "edit_history_tweet_ids": [tweet_id],
             }
             if in_reply_to:
-                parent = next(t for t in self.tweets if t["id"] == in_reply_to)
+                parent = self._by_id[in_reply_to]
                 tweet["conversation_id"] = parent["conversation_id"]
                 tweet["in_reply_to_user_id"] = parent["author_id"]
                 tweet["referenced_tweets"] = [{"type": "replied_to", "id": in_reply_to}]
@@ -67,6 +74,11 @@ class FakeX(FakeServer):
             tweet.update(extra or {})
             tweet["_mentions"] = mentions
             self.tweets.append(tweet)
+            self._by_id[tweet_id] = tweet
+            if mentions:
+                keys, tweets = self._mentions.setdefault(mentions, ([], []))
+                keys.append(int(tweet_id))
+                tweets.append(tweet)
         return tweet_id
 
     def handle(self, request: Request) -> tuple[int, Any, dict[str, str]]:
@@ -75,14 +87,16 @@ class FakeX(FakeServer):
         path = request.path
         if request.method == "GET" and path.startswith("/2/users/") and path.endswith("/mentions"):
             user_id = path.split("/")[3]
-            return self._timeline(request, lambda t: t.get("_mentions") == user_id)
+            with self.lock:
+                keys, tweets = self._mentions.get(user_id, ([], []))
+                return self._timeline(request, keys, tweets)
         if request.method == "GET" and path == "/2/tweets/search/recent":
             terms = (request.arg("query") or "").lower().split()
             if not terms:
                 return 400, {"title": "Invalid Request", "detail": "query is required"}, {}
-            return self._timeline(
-                request, lambda t: all(term in t["text"].lower() for term in terms)
-            )
+            with self.lock:
+                found = [t for t in self.tweets if all(term in t["text"].lower() for term in terms)]
+                return self._timeline(request, [int(t["id"]) for t in found], found)
         if request.method == "POST" and path == "/2/tweets":
             body = request.body or {}
             text = body.get("text", "")
@@ -94,20 +108,19 @@ class FakeX(FakeServer):
             return 201, {"data": {"id": tweet_id, "text": text}}, {}
         return 404, {"title": "Not Found", "status": 404}, {}
 
-    def _timeline(self, request: Request, keep) -> tuple[int, Any, dict[str, str]]:
+    def _timeline(
+        self, request: Request, keys: list[int], tweets: list[dict[str, Any]]
+    ) -> tuple[int, Any, dict[str, str]]:
+        """A page of ``tweets`` (oldest first, ``keys`` their ids as numbers) newest first:
+        after ``since_id``, before the pagination token (the oldest id of the last page)."""
         limit = int(request.arg("max_results") or 10)
         if not 5 <= limit <= 100:
             return 400, {"title": "Invalid Request", "detail": "max_results"}, {}
         since = request.arg("since_id")
         token = request.arg("pagination_token") or request.arg("next_token")
-        with self.lock:
-            chosen = page_newest_first(
-                [t for t in self.tweets if keep(t)],
-                key=lambda t: int(t["id"]),
-                since=int(since) if since else None,
-                until=int(token) if token else None,
-                limit=limit + 1,
-            )
+        low = bisect.bisect_right(keys, int(since)) if since else 0
+        high = bisect.bisect_left(keys, int(token)) if token else len(keys)
+        chosen = tweets[max(low, high - limit - 1) : high][::-1]
         more = len(chosen) > limit
         chosen = chosen[:limit]
         data = [{k: v for k, v in t.items() if not k.startswith("_")} for t in chosen]
