@@ -36,13 +36,24 @@ ROOT = Path(settings.BASE_DIR)
 POSTS = 300
 
 
+# The broker lives in the test run's own Redis db (REDIS_URL, or the private Redis), under a key
+# prefix of this process: parallel runs on one Redis never share a queue, and the clean-up
+# deletes only this run's keys.
+BROKER_PREFIX = f"moot-test-{os.getpid()}-broker:"
+
+
 @pytest.fixture
 def broker_url(redis_url):
-    url = redis_url.rsplit("/", 1)[0] + "/12"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
+    client = redis.Redis.from_url(redis_url)
+
+    def clean() -> None:
+        keys = list(client.scan_iter(match=f"{BROKER_PREFIX}*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+    clean()
+    yield redis_url
+    clean()
     client.close()
 
 
@@ -52,6 +63,7 @@ def worker(broker_url: str, fake_url: str):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.social.worker_settings",
         "MOOT_TEST_BROKER_URL": broker_url,
+        "MOOT_TEST_BROKER_PREFIX": BROKER_PREFIX,
         "MOOT_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
         "SOCIAL_X_API_BASE_URL": fake_url,
     }
@@ -97,7 +109,7 @@ def kill(proc) -> None:
 
 
 def send(broker_url: str, name: str, *args) -> None:
-    with Connection(broker_url) as conn:
+    with Connection(broker_url, transport_options={"global_keyprefix": BROKER_PREFIX}) as conn:
         app.send_task(name, args=list(args), connection=conn)
 
 
