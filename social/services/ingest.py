@@ -3,6 +3,7 @@ network accounts by posting a code."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -220,15 +221,17 @@ def _safe_url(url: str) -> str:
 
 
 def _bounded(raw: dict[str, Any], limit: int = 32_000) -> dict[str, Any]:
-    import json
-
+    """The raw payload as plain JSON data (anything else as its text), without NULs, or a note
+    saying why it is not kept (too big, unreadable)."""
     try:
-        size = len(json.dumps(raw, default=str))
+        text = json.dumps(raw, default=str)
     except (TypeError, ValueError):
         return {"unreadable": True}
-    if size > limit:
-        return {"truncated": True, "size": size}
-    return _without_nul(json.loads(json.dumps(raw, default=str)))
+    if len(text) > limit:
+        return {"truncated": True, "size": len(text)}
+    plain = json.loads(text)
+    # json.dumps writes a NUL as the escape \u0000, so a payload without one needs no walk.
+    return _without_nul(plain) if "\\u0000" in text else plain
 
 
 def _without_nul(value: Any) -> Any:
