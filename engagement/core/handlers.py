@@ -60,6 +60,8 @@ class SyncChainASGIHandler(ASGIHandler):
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.threads = RequestThreads()
+        # Made once: building the wrapper is a fair part of the event loop's share of a request.
+        self._respond = sync_to_async(self.respond, thread_sensitive=True)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -94,9 +96,7 @@ class SyncChainASGIHandler(ASGIHandler):
         set_script_prefix(get_script_prefix(scope))
 
         async def process_request() -> tuple[HttpResponseBase, bool]:
-            response, closed = await sync_to_async(self.respond, thread_sensitive=True)(
-                scope, body_file
-            )
+            response, closed = await self._respond(scope, body_file)
             # A client that disconnects while the response is being sent cancels the sending.
             with contextlib.suppress(asyncio.CancelledError):
                 await self.send_response(response, send)
