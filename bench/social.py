@@ -78,17 +78,28 @@ def run(quick: bool) -> dict[str, Any]:
             started = time.monotonic()
             deadline = started + (120 if quick else 900)
             last_send = 0.0
+            stored = 0
             while time.monotonic() < deadline:
-                stored, unrouted = db.execute(
-                    "SELECT count(*), count(*) FILTER (WHERE routed_at IS NULL)"
-                    " FROM social_post WHERE source_id = %s",
-                    [source_id],
-                ).fetchone()
-                if stored >= posts and unrouted == 0:
-                    break
+                # Watching must cost the machine little (and its PostgreSQL backend counts in
+                # the CPU a post): counting the source's posts takes about 13 ms at 20,000, so
+                # the posts stored are counted every 0.5 s, when a poll may be sent, and the
+                # posts waiting to be routed only once all are stored. The figures come from
+                # the rows' own times, not from this loop.
                 if time.monotonic() - last_send > 0.5 and stored < posts:
-                    broker.send_task("social.tasks.poll_source", args=[source_id])
+                    stored = db.execute(
+                        "SELECT count(*) FROM social_post WHERE source_id = %s", [source_id]
+                    ).fetchone()[0]
+                    if stored < posts:
+                        broker.send_task("social.tasks.poll_source", args=[source_id])
                     last_send = time.monotonic()
+                if stored >= posts:
+                    unrouted = db.execute(
+                        "SELECT count(*) FROM social_post"
+                        " WHERE routed_at IS NULL AND source_id = %s",
+                        [source_id],
+                    ).fetchone()[0]
+                    if unrouted == 0:
+                        break
                 time.sleep(0.1)
             wall = time.monotonic() - started
             cpu_after = _cpu(worker_group)
