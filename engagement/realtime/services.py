@@ -10,13 +10,11 @@ import logging
 import time
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer  # noqa: TID251
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from engagement.core.memo import also_forget
 
+from . import publisher
 from .models import StreamCounter, StreamEvent
 from .streams import group_name, snapshot_of, split
 
@@ -24,16 +22,18 @@ logger = logging.getLogger(__name__)
 
 
 def _next_seq(stream: str) -> int:
-    """Increment the stream's counter under a row lock and return the new value."""
-    updated = StreamCounter.objects.filter(stream=stream).update(last_seq=F("last_seq") + 1)
-    if not updated:
-        try:
-            with transaction.atomic():
-                StreamCounter.objects.create(stream=stream, last_seq=1)
-                return 1
-        except IntegrityError:  # another writer created it first
-            StreamCounter.objects.filter(stream=stream).update(last_seq=F("last_seq") + 1)
-    return StreamCounter.objects.values_list("last_seq", flat=True).get(stream=stream)
+    """The stream's next sequence number: one statement that creates the counter or increments
+    it, holding its row lock until the caller's transaction ends (so numbers are handed out,
+    and committed, one writer at a time)."""
+    table = connection.ops.quote_name(StreamCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (stream, last_seq) VALUES (%s, 1) "  # noqa: S608 - our table
+            f"ON CONFLICT (stream) DO UPDATE SET last_seq = {table}.last_seq + 1 "
+            "RETURNING last_seq",
+            [stream],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def publish(
@@ -66,6 +66,10 @@ def publish_soon(*, stream: str) -> None:
     A process that queued the job itself less than 0.9 of a tick ago knows it is still to run
     (its countdown is a whole tick), so it skips even the claim's round trip to Redis: the
     snapshot, taken no earlier than the job's countdown, includes this change.
+
+    Where jobs run at once instead of being queued (``CELERY_TASK_ALWAYS_EAGER``: tests), there
+    is never a job still to run that would carry this change, so every change publishes its
+    snapshot: coalescing would otherwise lose the last state of a burst.
     """
     from django.conf import settings
     from django.core.cache import cache
@@ -74,12 +78,15 @@ def publish_soon(*, stream: str) -> None:
     tick = settings.REALTIME_TICK_SECONDS
 
     def claim() -> None:
+        from .tasks import publish_snapshot
+
+        if publish_snapshot.app.conf.task_always_eager:
+            publish_snapshot.apply(args=[stream])
+            return
         now = time.monotonic()
         if now - _claimed_at.get(stream, -tick) < 0.9 * tick:
             return
         if cache.add(f"realtime:soon:{stream}", 1, timeout=tick):
-            from .tasks import publish_snapshot
-
             publish_snapshot.apply_async(args=[stream], countdown=tick)
             _claimed_at[stream] = now
 
@@ -104,11 +111,8 @@ def message_for(record: StreamEvent) -> dict[str, Any]:
 
 
 def _deliver(stream: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        async_to_sync(layer.group_send)(group_name(stream), message)
+        publisher.group_send(group_name(stream), message)
     except Exception:
         # The event is committed; clients recover it by sequence number on their next resume.
         logger.exception("Could not deliver %s#%s to the channel layer", stream, message["seq"])

@@ -60,11 +60,27 @@ def test_malformed_stream_names_are_refused(name):
     assert StreamEvent.objects.count() == 0
 
 
-def test_counter_changes_within_a_tick_make_one_snapshot_and_a_later_change_another(
-    settings, django_capture_on_commit_callbacks
-):
+def _wait_for_events(stream: str, count: int, timeout: float = 10.0) -> list[StreamEvent]:
     import time
 
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = events_after(stream, 0)
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    return events_after(stream, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counter_changes_within_a_tick_make_one_snapshot_and_a_later_change_another(settings):
+    """With jobs queued to a real worker (not run at once, as elsewhere in the tests): a burst of
+    changes makes one snapshot a tick later, carrying the state at the end of the burst."""
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from engagement.celery import app
     from engagement.realtime import streams
     from engagement.realtime.services import publish_soon
 
@@ -74,17 +90,46 @@ def test_counter_changes_within_a_tick_make_one_snapshot_and_a_later_change_anot
         can_watch=streams.public,
         snapshot=lambda key: ("count", f"<p>{state['n']}</p>", {"n": state["n"]}),
     )
-    # A whole second: the five changes must fall in one tick even on a loaded machine (with
-    # 0.2 s they once did not, and made two snapshots).
+    # A whole second: the five changes must fall in one tick even on a loaded machine.
     settings.REALTIME_TICK_SECONDS = 1.0
-    for _ in range(5):
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            for _ in range(5):
+                state["n"] += 1
+                publish_soon(stream="testcount.1")  # no transaction: "after commit" is now
+            assert events_after("testcount.1", 0) == []  # not at once: a tick later
+            found = _wait_for_events("testcount.1", 1)
+            time.sleep(1.5)  # long enough for a second snapshot, had the burst queued one
+            assert [e.payload for e in events_after("testcount.1", 0)] == [{"n": 5}]
+            assert found[0].payload == {"n": 5}
+
+            time.sleep(0.2)  # the claim in Redis (one tick) has expired by now
+            state["n"] += 1
+            publish_soon(stream="testcount.1")
+            found = _wait_for_events("testcount.1", 2)
+            assert [e.payload for e in found] == [{"n": 5}, {"n": 6}]
+    finally:
+        app.conf.task_always_eager = eager
+
+
+def test_with_jobs_run_at_once_every_change_publishes_its_snapshot(
+    django_capture_on_commit_callbacks,
+):
+    """Eager jobs (the test settings) have no pending job to coalesce with: each change
+    publishes, so the last state of a burst is never lost."""
+    from engagement.realtime import streams
+    from engagement.realtime.services import publish_soon
+
+    state = {"n": 0}
+    streams.register(
+        "testcount",
+        can_watch=streams.public,
+        snapshot=lambda key: ("count", f"<p>{state['n']}</p>", {"n": state["n"]}),
+    )
+    for _ in range(3):
         state["n"] += 1
         with django_capture_on_commit_callbacks(execute=True):
-            publish_soon(stream="testcount.1")
-    assert [e.payload for e in events_after("testcount.1", 0)] == [{"n": 1}]  # eager: at once
-
-    time.sleep(1.1)  # the tick is over (and the claim in Redis has expired)
-    state["n"] += 1
-    with django_capture_on_commit_callbacks(execute=True):
-        publish_soon(stream="testcount.1")
-    assert [e.payload for e in events_after("testcount.1", 0)] == [{"n": 1}, {"n": 6}]
+            publish_soon(stream="testcount.2")
+    assert [e.payload for e in events_after("testcount.2", 0)] == [{"n": 1}, {"n": 2}, {"n": 3}]
