@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -309,12 +309,10 @@ def _check_vote(meeting: Meeting, question: Question, user: Any, ip: str | None)
         raise QuestionError(_("That question is not one of this meeting's."))
     if meeting.status in {Meeting.Status.ENDED, Meeting.Status.ARCHIVED}:
         raise QuestionError(_("This meeting has ended: votes are closed."))
-    if _is_banned(meeting, user=user):
-        raise QuestionError(_("You cannot vote in this meeting."))
-    if not (
-        ratelimit.hit("questions-vote", user.pk, limit=VOTE_LIMIT_USER[0], window=60)
-        and (not ip or ratelimit.hit("questions-vote-ip", ip, limit=VOTE_LIMIT_IP[0], window=60))
-    ):
+    limits = [ratelimit.Limit("questions-vote", user.pk, VOTE_LIMIT_USER[0], 60)]
+    if ip:
+        limits.append(ratelimit.Limit("questions-vote-ip", ip, VOTE_LIMIT_IP[0], 60))
+    if not ratelimit.hit_all(*limits):
         raise RateLimited(
             _("You have voted %(n)s times in the last minute. Wait a minute, then vote again.")
             % {"n": VOTE_LIMIT_USER[0]}
@@ -328,10 +326,15 @@ def question_vote(
     _check_vote(meeting, question, user, ip)
     try:
         with transaction.atomic():
-            counted = Question.objects.filter(pk=question.pk, state__in=VOTABLE).update(
-                vote_count=F("vote_count") + 1
+            # One statement checks that the question takes votes and the voter is not banned.
+            counted = (
+                Question.objects.filter(pk=question.pk, state__in=VOTABLE)
+                .filter(~Exists(Ban.objects.filter(meeting_id=meeting.pk, user_id=user.pk)))
+                .update(vote_count=F("vote_count") + 1)
             )
             if not counted:
+                if _is_banned(meeting, user=user):
+                    raise QuestionError(_("You cannot vote in this meeting."))
                 raise QuestionError(_("This question is not open for votes."))
             Vote.objects.create(question_id=question.pk, user=user)
             _votes_changed(meeting)
@@ -347,6 +350,8 @@ def question_unvote(
     _check_vote(meeting, question, user, ip)
     with transaction.atomic():
         locked = Question.objects.select_for_update().filter(pk=question.pk).first()
+        if _is_banned(meeting, user=user):
+            raise QuestionError(_("You cannot vote in this meeting."))
         if locked is None or locked.state not in VOTABLE:
             raise QuestionError(_("This question is not open for votes."))
         deleted, _rows = Vote.objects.filter(question_id=question.pk, user=user).delete()
@@ -359,9 +364,7 @@ def question_unvote(
 
 def _votes_changed(meeting: Meeting) -> None:
     publish_soon(stream=selectors.public_stream(meeting))
-    publish_soon(stream=selectors.staff_stream(meeting))
-    for can_chair in (True, False):
-        publish_soon(stream=selectors.councillor_stream(meeting, can_chair=can_chair))
+    _panels_changed(meeting)
 
 
 # --- moderation ----------------------------------------------------------------------------------
@@ -703,10 +706,21 @@ def _publish_status(meeting: Meeting) -> None:
 
 
 def _published(question: Question, *, event: str, was: str = "") -> None:
-    """Tell the public feed and the staff views what changed (after commit)."""
+    """Tell the public feed and the staff views what changed (after commit).
+
+    The public feed and the moderation queue get this question's own change at once. The
+    chair's panels (the approved list, now answering, answered), on the staff view and the
+    councillors', are rendered whole, so they are coalesced like vote counts: one snapshot a
+    tick however many questions moved, instead of three re-renders of every approved question
+    for each approval.
+    """
     meeting = question.meeting
     public_now = question.state in Question.PUBLIC_STATES
     public_before = was in Question.PUBLIC_STATES
+    answering = event in {"question.answering", "question.answered"} or S.ANSWERING in (
+        question.state,
+        was,
+    )
     html = ""
     if public_now and not public_before:
         html = render_to_string("questions/includes/_pushed_added.html", {"question": question})
@@ -714,33 +728,34 @@ def _published(question: Question, *, event: str, was: str = "") -> None:
         html = render_to_string("questions/includes/_pushed_removed.html", {"question": question})
     elif public_now:
         html = render_to_string("questions/includes/_pushed_changed.html", {"question": question})
-    if html or event in {"question.answering", "question.answered"}:
+    if answering:
         html += render_to_string(
             "questions/includes/_now.html", {**selectors.now_context(meeting), "oob": True}
         )
-        publish(
-            stream=selectors.public_stream(meeting),
-            event=event,
-            html=html,
-            payload={"question": question.pk, "state": question.state},
-        )
-    panels = selectors.staff_context(meeting)
-    staff_html = render_to_string(
-        "questions/staff/includes/_pushed.html", {"question": question, "was": was, **panels}
-    )
     payload = {"question": question.pk, "state": question.state}
-    publish(stream=selectors.staff_stream(meeting), event=event, html=staff_html, payload=payload)
-    if html or event in {"question.answering", "question.answered"}:
-        # The councillors' chair view shows public questions only: it changes when they do.
-        for can_chair in (True, False):
-            publish(
-                stream=selectors.councillor_stream(meeting, can_chair=can_chair),
-                event=event,
-                html=selectors.panels_html(
-                    meeting, councillor=True, can_chair=can_chair, context=panels
-                ),
-                payload=payload,
-            )
+    if html:
+        publish(stream=selectors.public_stream(meeting), event=event, html=html, payload=payload)
+    if S.PENDING in (question.state, was):
+        staff_html = render_to_string(
+            "questions/staff/includes/_pushed.html",
+            {
+                "question": question,
+                "was": was,
+                "pending_count": Question.objects.filter(meeting=meeting, state=S.PENDING).count(),
+            },
+        )
+        publish(
+            stream=selectors.staff_stream(meeting), event=event, html=staff_html, payload=payload
+        )
+    if html:
+        _panels_changed(meeting)
+
+
+def _panels_changed(meeting: Meeting) -> None:
+    """The chair's panels changed: one snapshot a tick on the staff and councillors' streams."""
+    publish_soon(stream=selectors.staff_stream(meeting))
+    for can_chair in (True, False):
+        publish_soon(stream=selectors.councillor_stream(meeting, can_chair=can_chair))
 
 
 # --- personal data -------------------------------------------------------------------------------
