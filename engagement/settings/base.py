@@ -122,6 +122,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
+# Requests each server process runs at once (middleware and view, each on a thread of its own);
+# the rest wait their turn on the event loop. More than the database pool holds would only queue
+# for a connection, and many threads taking turns with the GIL waste CPU. 0: no limit.
+HTTP_REQUESTS_RUNNING = env.int(
+    "HTTP_REQUESTS_RUNNING", default=env.int("DB_POOL_MAX_SIZE", default=10)
+)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 AUTH_USER_MODEL = "accounts.User"

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import SyncToAsync
 
 from engagement.asgi import django_asgi_app
-from engagement.core.handlers import SyncChainASGIHandler
+from engagement.core.handlers import RunningLimit, SyncChainASGIHandler
 from tests.factories import WardFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,6 +100,17 @@ async def test_request_threads_are_reused_not_started_per_request(ward):
     assert len(threads._idle) == 1  # one thread served the five in turn
     await asyncio.gather(*(call(f"/wards/{ward.slug}/") for _ in range(8)))
     assert 1 <= len(threads._idle) <= 8
+
+
+async def test_no_more_requests_run_at_once_than_the_limit_and_the_rest_wait(settings, monkeypatch):
+    from tests.core import urls_asgi
+
+    settings.ROOT_URLCONF = "tests.core.urls_asgi"
+    urls_asgi.running.update(now=0, most=0)
+    monkeypatch.setattr(django_asgi_app, "running", RunningLimit(2))
+    results = await asyncio.gather(*(call("/busy/") for _ in range(6)))
+    assert [(status, content) for status, _, content in results] == [(200, b"done")] * 6
+    assert urls_asgi.running == {"now": 0, "most": 2}
 
 
 @pytest.fixture

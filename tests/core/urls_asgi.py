@@ -1,5 +1,7 @@
-"""Views for tests/core/test_asgi.py: a streamed body that reads the database, a slow view."""
+"""Views for tests/core/test_asgi.py: a streamed body that reads the database, a slow view, a
+view that counts how many requests run it at once."""
 
+import threading
 import time
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -25,4 +27,20 @@ def slow(request):
     return HttpResponse("late")
 
 
-urlpatterns = [path("streamed/", streamed), path("slow/", slow)]
+running = {"now": 0, "most": 0}
+_changed = threading.Condition()
+
+
+def busy(request):
+    """Stays until three requests run it at once, or for half a second: long enough for
+    requests sent together to meet here, as many as are let in."""
+    with _changed:
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        _changed.notify_all()
+        _changed.wait_for(lambda: running["now"] >= 3, timeout=0.5)
+        running["now"] -= 1
+    return HttpResponse("done")
+
+
+urlpatterns = [path("streamed/", streamed), path("slow/", slow), path("busy/", busy)]
