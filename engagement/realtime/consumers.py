@@ -9,7 +9,10 @@ Protocol (what ``static/moot/live.js`` speaks, over the htmx ws extension):
 * every message is an HTML fragment for htmx: a hidden ``<span id="moot-seq-...">`` carrying the
   stream and sequence number (swapped out of band) followed by the event's own fragment;
 * if a client is more than ``BACKFILL_LIMIT`` events behind, or events it missed have been
-  pruned, it is told to reload the page; a stream is replayed once per connection.
+  pruned, it is told to reload the page;
+* a client that sees a gap in the numbers (a message lost on the way, or overtaken by a later
+  one and not arrived a moment after) sends ``resume`` again on the same connection: a stream
+  is replayed at most ``MAX_REPLAYS`` times per connection, one replay at a time.
 """
 
 import asyncio
@@ -29,6 +32,9 @@ MAX_STREAMS = 8
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
 CLOSE_TOO_SLOW = 4408
+MAX_REPLAYS = 20
+"""Replays of one stream per connection (each reads the database); past this, reconnecting
+starts afresh."""
 OUTBOX_LIMIT = 1000
 """Messages waiting for a client that stopped reading; past this it is disconnected (and
 catches up by sequence number when it reconnects) rather than held in the server's memory."""
@@ -54,7 +60,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.streams = streams
-        self.resumed: set[str] = set()
+        self.replays: dict[str, int] = {}
         # Streams being replayed: their live events wait here until the replay is queued.
         self.holding: dict[str, list[tuple[int, str]]] = {}
         self.outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -111,13 +117,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         after = content.get("after")
         if stream not in getattr(self, "streams", []):
             return
-        if stream in self.resumed:
-            return  # one replay per stream per connection; after that, live messages only
+        if stream in self.holding or self.replays.get(stream, 0) >= MAX_REPLAYS:
+            return  # a replay of it is under way, or this connection has had its share
         try:
             after_seq = max(0, int(after))
         except (TypeError, ValueError, OverflowError):
             return
-        self.resumed.add(stream)
+        self.replays[stream] = self.replays.get(stream, 0) + 1
         self.holding[stream] = []
         last = after_seq
         try:

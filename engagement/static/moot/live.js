@@ -3,19 +3,64 @@
 // every pushed fragment replaces its stream's marker out of band; other parts of the fragment
 // carry their own hx-swap-oob targets. On (re)connect we send the
 // last number we hold for each stream, and the server replays what we missed from the database.
+// Messages are applied in order: one that arrives ahead of a missing number waits a moment for
+// it (two servers can send neighbouring events in either order); if it is still missing, we ask
+// the server to replay from the last number we applied.
 (function () {
   "use strict";
+  var GAP_WAIT_MS = 1500;
+  var waiting = {};  // stream -> {seq: message} arrived ahead of a missing number
+  var timers = {};   // stream -> timer asking for a replay
+  var sockets = {};  // stream -> the socket wrapper it arrives on
+
   function markers(root) {
     return root.querySelectorAll("[data-moot-stream][data-moot-seq]");
   }
+  function markerOf(stream) {
+    return document.getElementById("moot-seq-" + stream.replace(/\./g, "-"));
+  }
+  function applied(stream) {
+    var marker = markerOf(stream);
+    return marker ? parseInt(marker.dataset.mootSeq, 10) || 0 : 0;
+  }
+  function resume(socket, stream) {
+    socket.send(JSON.stringify({ type: "resume", stream: stream, after: applied(stream) }));
+  }
+  function apply(message) {
+    // Through htmx's own out-of-band swap, which (unlike the ws extension's loop) also
+    // unwraps <template> so table rows survive HTML parsing.
+    window.htmx.swap(document.body, message, { swapStyle: "none" });
+  }
+  function drain(stream) {
+    var held = waiting[stream] || {};
+    var next = applied(stream) + 1;
+    while (held[next] !== undefined) {
+      var message = held[next];
+      delete held[next];
+      apply(message);
+      next = applied(stream) + 1;
+    }
+    Object.keys(held).forEach(function (seq) {
+      if (parseInt(seq, 10) < next) { delete held[seq]; }
+    });
+    if (Object.keys(held).length === 0) {
+      clearTimeout(timers[stream]);
+      delete timers[stream];
+    } else if (!timers[stream]) {
+      timers[stream] = setTimeout(function () {
+        delete timers[stream];
+        if (Object.keys(waiting[stream] || {}).length && sockets[stream]) {
+          resume(sockets[stream], stream);
+        }
+      }, GAP_WAIT_MS);
+    }
+  }
+
   document.body.addEventListener("htmx:wsOpen", function (evt) {
     var socket = evt.detail.socketWrapper;
     markers(evt.detail.elt).forEach(function (marker) {
-      socket.send(JSON.stringify({
-        type: "resume",
-        stream: marker.dataset.mootStream,
-        after: parseInt(marker.dataset.mootSeq, 10) || 0
-      }));
+      sockets[marker.dataset.mootStream] = socket;
+      resume(socket, marker.dataset.mootStream);
     });
   });
   document.body.addEventListener("htmx:wsBeforeMessage", function (evt) {
@@ -27,13 +72,17 @@
     }
     var match = /data-moot-stream="([^"]+)" data-moot-seq="(\d+)"/.exec(message);
     if (!match) { return; }
-    var current = document.getElementById("moot-seq-" + match[1].replace(/\./g, "-"));
     evt.preventDefault();
-    if (current && parseInt(current.dataset.mootSeq, 10) >= parseInt(match[2], 10)) {
+    var stream = match[1];
+    var seq = parseInt(match[2], 10);
+    if (!markerOf(stream)) {
+      apply(message);  // a marker this page does not show: nothing to order against
+      return;
+    }
+    if (seq <= applied(stream)) {
       return;  // already applied (a replay overlapping a live message)
     }
-    // Apply it through htmx's own out-of-band swap, which (unlike the ws extension's loop)
-    // also unwraps <template> so table rows survive HTML parsing.
-    window.htmx.swap(document.body, message, { swapStyle: "none" });
+    (waiting[stream] = waiting[stream] || {})[seq] = message;
+    drain(stream);
   });
 })();

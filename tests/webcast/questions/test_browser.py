@@ -281,3 +281,57 @@ def test_the_chair_marks_now_answering_and_staff_see_it_live(
     assert page.locator("main").count() == 1
     for context in (staff_context, chair_context):
         context.close()
+
+
+def test_a_viewer_that_misses_a_message_gets_it_again_in_order_without_reloading(
+    browser, asgi_live_server, meeting, resident, staff
+):
+    """An event stored but never delivered (lost on the way): the next one arrives ahead of
+    it, the page holds that back, asks the server to replay from the last number it applied,
+    and shows both in order, without a reload."""
+    from django.template.loader import render_to_string
+    from django.utils import timezone
+
+    from engagement.realtime.models import StreamCounter, StreamEvent
+    from webcast.questions.models import Question
+
+    base = asgi_live_server.url
+    stream = f"questions.{meeting.pk}"
+    in_thread(lambda: approved(meeting, resident, staff, text="Already there?"))
+    context = signed_in(browser, base, None)
+    viewer = context.new_page()
+    with viewer.expect_websocket():
+        viewer.goto(f"{base}/meetings/{meeting.pk}/questions/?order=newest")
+    viewer.wait_for_function("() => document.querySelector('[data-moot-stream^=questions]')")
+    viewer.evaluate("() => { window.notReloaded = true; }")
+
+    def lose_one_then_publish_another() -> None:
+        lost = Question.objects.create(
+            meeting=meeting,
+            author=resident,
+            display_name="Rhian",
+            text="Lost on the way?",
+            state=Question.State.APPROVED,
+            moderated_at=timezone.now(),
+        )
+        counter = StreamCounter.objects.get(stream=stream)
+        counter.last_seq += 1
+        counter.save()
+        html = render_to_string("questions/includes/_pushed_added.html", {"question": lost})
+        StreamEvent.objects.create(
+            stream=stream, seq=counter.last_seq, event="question.approved", html=html
+        )
+        approved(meeting, resident, staff, text="Delivered live?")
+
+    in_thread(lose_one_then_publish_another)
+    newest = viewer.locator("#questions-newest-all li.moot-question")
+    viewer.locator("#questions-newest-all", has_text="Lost on the way?").wait_for(timeout=10000)
+    viewer.locator("#questions-newest-all", has_text="Delivered live?").wait_for(timeout=10000)
+    # Applied in order: the later question is above the one it overtook.
+    assert [t.split("\n")[0] for t in newest.all_inner_texts()] == [
+        "Delivered live?",
+        "Lost on the way?",
+        "Already there?",
+    ]
+    assert viewer.evaluate("() => window.notReloaded") is True
+    context.close()
