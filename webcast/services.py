@@ -42,6 +42,7 @@ from .models import (
     SpeakerMark,
     Viewer,
 )
+from .signals import meeting_moved_on
 
 S = Meeting.Status
 logger = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ def meeting_transition(*, actor: Any, meeting: Meeting, to: str) -> Meeting:
     )
     _publish_status(meeting)
     _queue_archive_if_stopped(meeting)
+    meeting_moved_on.send(sender=Meeting, meeting=meeting)
     return meeting
 
 
@@ -396,6 +398,7 @@ def meeting_now_on_item(
         event="meeting.item",
         payload={"item": item.pk, "number": item.number, "at": at.isoformat()},
     )
+    meeting_moved_on.send(sender=Meeting, meeting=meeting)
     return mark
 
 

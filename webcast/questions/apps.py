@@ -42,6 +42,11 @@ class QuestionsConfig(AppConfig):
         personal_data.register(
             "questions", export=services.questions_export, anonymise=services.questions_anonymise
         )
+        from webcast.signals import meeting_moved_on
+
+        meeting_moved_on.connect(
+            services.chair_panels_changed, dispatch_uid="questions-chair-panels"
+        )
         from social import routing
 
         from .social import meeting_hashtag_diverter

@@ -364,7 +364,7 @@ def question_unvote(
 
 def _votes_changed(meeting: Meeting) -> None:
     publish_soon(stream=selectors.public_stream(meeting))
-    _panels_changed(meeting)
+    chair_panels_changed(meeting)
 
 
 # --- moderation ----------------------------------------------------------------------------------
@@ -748,11 +748,12 @@ def _published(question: Question, *, event: str, was: str = "") -> None:
             stream=selectors.staff_stream(meeting), event=event, html=staff_html, payload=payload
         )
     if html:
-        _panels_changed(meeting)
+        chair_panels_changed(meeting)
 
 
-def _panels_changed(meeting: Meeting) -> None:
-    """The chair's panels changed: one snapshot a tick on the staff and councillors' streams."""
+def chair_panels_changed(meeting: Meeting, **_signal: Any) -> None:
+    """The chair's panels changed: one snapshot a tick on the staff and councillors' streams
+    (also when the meeting moves on: :data:`webcast.signals.meeting_moved_on`)."""
     publish_soon(stream=selectors.staff_stream(meeting))
     for can_chair in (True, False):
         publish_soon(stream=selectors.councillor_stream(meeting, can_chair=can_chair))

@@ -270,10 +270,21 @@ def test_the_chair_marks_now_answering_and_staff_see_it_live(
     watcher.locator("#chair-now", has_text="Will the bridge reopen?").wait_for(timeout=10000)
     assert watcher.locator("#chair-list li", has_text="Will the bridge reopen?").count() == 0
 
+    # The chair's page stops hearing pushes (as if its connection were lost), so it still shows
+    # the buttons when the meeting ends; the watcher's page loses them live.
+    page.evaluate(
+        """() => document.body.addEventListener("htmx:wsBeforeMessage", (evt) => {
+            evt.preventDefault();
+            evt.stopPropagation();
+        }, { capture: true })"""
+    )
     in_thread(
         lambda: webcast_services.meeting_transition(
             actor=staff, meeting=meeting, to=Meeting.Status.ENDED
         )
+    )
+    watcher.locator("#chair-list button", has_text="Now answering").first.wait_for(
+        state="detached", timeout=10000
     )
     other = page.locator("#chair-list li", has_text="Who pays for the flood wall?")
     other.get_by_role("button", name="Now answering").click()

@@ -452,3 +452,37 @@ def test_no_htmx_form_takes_its_swap_target_from_a_parent(live_meeting, people, 
                     "outerHTML",
                 )
     assert senders > 20
+
+
+@pytest.mark.django_db
+def test_the_chairs_view_follows_the_meeting_on_to_the_next_item_and_off_air(
+    live_meeting, people, staff, django_capture_on_commit_callbacks
+):
+    """ "Now on item 2" puts item 2's questions first on every chair view, live; when the
+    meeting ends the chair's buttons go."""
+    budget = live_meeting.items.get(number="2")
+    approved(live_meeting, make_user(), staff, text="About anything?")
+    approved(live_meeting, make_user(), staff, text="About the budget?", item=budget)
+    stream = f"questions-chair.{live_meeting.pk}"
+    with django_capture_on_commit_callbacks(execute=True):
+        webcast_services.meeting_now_on_item(actor=staff, meeting=live_meeting, item=budget)
+    for name in (
+        stream,
+        f"questions-members.{live_meeting.pk}",
+        f"questions-mod.{live_meeting.pk}",
+    ):
+        pushed = StreamEvent.objects.filter(stream=name).order_by("seq").last()
+        assert pushed.event in {"questions.chair", "questions.staff"}, name
+        assert pushed.html.index("About the budget?") < pushed.html.index("About anything?")
+        current = re.search(
+            r'<li class="moot-question moot-question--current">.*?</li>', pushed.html, re.S
+        )
+        assert current is not None, name
+        assert "About the budget?" in current.group(0), name
+    assert 'value="answering"' in StreamEvent.objects.filter(stream=stream).last().html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        webcast_services.meeting_transition(
+            actor=staff, meeting=live_meeting, to=Meeting.Status.ENDED
+        )
+    assert 'value="answering"' not in StreamEvent.objects.filter(stream=stream).last().html
