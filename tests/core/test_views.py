@@ -37,6 +37,46 @@ def test_every_response_has_a_strict_csp_and_server_timing(client):
     assert response["X-Frame-Options"] == "DENY"
 
 
+def test_the_csp_header_is_django_csps_policy_and_follows_a_change_of_settings(client, settings):
+    from csp.utils import build_policy
+
+    assert client.get("/").headers["Content-Security-Policy"] == build_policy()
+    assert "Content-Security-Policy-Report-Only" not in client.get("/").headers
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {
+        "DIRECTIVES": {"img-src": ["'self'"]},
+        "EXCLUDE_URL_PREFIXES": ["/healthz"],
+    }
+    response = client.get("/")
+    assert response.headers["Content-Security-Policy"] == build_policy() == "default-src 'none'"
+    report_only = response.headers["Content-Security-Policy-Report-Only"]
+    assert report_only == build_policy(report_only=True)
+    assert "img-src 'self'" in report_only
+    assert "Content-Security-Policy-Report-Only" not in client.get("/healthz").headers
+
+
+def test_a_response_with_a_policy_of_its_own_is_left_to_django_csp(rf):
+    from csp.decorators import csp_exempt, csp_update
+    from csp.exceptions import CSPNonceError
+    from django.http import HttpResponse
+
+    from engagement.core.middleware import CSPMiddleware
+
+    middleware = CSPMiddleware(lambda request: HttpResponse())
+
+    def respond(view):
+        request = rf.get("/")
+        middleware.process_request(request)
+        return request, middleware.process_response(request, view(request))
+
+    _, response = respond(csp_update({"img-src": "https://maps.example"})(lambda r: HttpResponse()))
+    assert "img-src 'self' data: https://maps.example" in response["Content-Security-Policy"]
+    _, response = respond(csp_exempt()(lambda r: HttpResponse()))
+    assert "Content-Security-Policy" not in response
+    with pytest.raises(CSPNonceError):
+        str(respond(lambda r: HttpResponse())[0].csp_nonce)
+
+
 def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
