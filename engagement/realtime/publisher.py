@@ -62,12 +62,18 @@ class _Publisher:
         if not self.thread.is_alive() or self.loop.is_closed():
             return
 
-        async def flush() -> None:
+        async def release() -> None:
+            # Never RedisChannelLayer.flush(): it deletes every group and message under the
+            # prefix, which the process's other layer (its viewers' groups) shares.
+            close_pools = getattr(self.layer, "close_pools", None)
             with suppress(Exception):
-                await self.layer.flush()
+                if close_pools is not None:
+                    await close_pools()
+                else:  # the pub/sub layer: its own subscriptions and connections only
+                    await self.layer.flush()
 
         with suppress(Exception):
-            asyncio.run_coroutine_threadsafe(flush(), self.loop).result(SEND_TIMEOUT_S)
+            asyncio.run_coroutine_threadsafe(release(), self.loop).result(SEND_TIMEOUT_S)
         with suppress(RuntimeError):  # closed meanwhile
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(SEND_TIMEOUT_S)

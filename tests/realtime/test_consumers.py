@@ -161,3 +161,21 @@ async def test_a_client_whose_missed_events_were_pruned_is_told_to_reload():
     await communicator.send_json_to({"type": "resume", "stream": "demo.8", "after": 0})
     assert "data-moot-reload" in await communicator.receive_from(timeout=3)
     await communicator.disconnect()
+
+
+async def test_a_new_channel_layer_leaves_the_viewers_groups_of_the_old_one_alone(
+    redis_channel_layer,
+):
+    """When the settings give a new default layer (tests, a reload), the publisher of the old
+    one is closed: closing must release its connections only, not empty the Redis groups the
+    process's viewers are members of under the same prefix."""
+    from channels.layers import channel_layers
+
+    communicator = _communicator("/ws/streams/?s=demo.9")
+    assert (await communicator.connect())[0]
+    await database_sync_to_async(publish)(stream="demo.9", event="n", html="<p>1</p>")
+    assert (await communicator.receive_from(timeout=3)).endswith("<p>1</p>")
+    channel_layers.backends.clear()  # the next publish makes a new layer and publisher
+    await database_sync_to_async(publish)(stream="demo.9", event="n", html="<p>2</p>")
+    assert (await communicator.receive_from(timeout=3)).endswith("<p>2</p>")
+    await communicator.disconnect()
