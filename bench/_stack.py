@@ -150,6 +150,7 @@ def serve(ws: Workspace, *, workers: int) -> Iterator[str]:
         sys.executable, "-m", "uvicorn", "engagement.asgi:application",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+        "--ws", os.environ.get("UVICORN_WS", "websockets-sansio"),  # as in the README
     ]  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     log(f"starting uvicorn ({workers} workers) on {base_url}")
