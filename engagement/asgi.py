@@ -14,11 +14,24 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from engagement.routing import websocket_urlpatterns  # noqa: E402
 
+
+class DirectSend:
+    """Puts the server's own ``send`` in the scope (``moot.send``), for a consumer to write its
+    messages without the session middleware's wrapper, which only acts on the handshake: the
+    stream consumer sends every event to every viewer (``engagement.realtime.consumers``)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        return await self.inner({**scope, "moot.send": send}, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            DirectSend(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )
