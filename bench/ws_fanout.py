@@ -79,6 +79,7 @@ DRAIN_TIMEOUT_S = 30.0
 """How long viewers wait for the last event before counting what is missing as lost."""
 WARMUP_CONNECTIONS = 8
 SEQ_MARK = 'data-moot-seq="'
+MESSAGE_START = '<span hidden id="moot-seq-'
 NO_PORT = "no-uvicorn-here"  # cpu_times finds uvicorn by its port: none for the baseline
 TEXT = (
     "Will the committee publish the traffic survey for the new school entrance on {street} "
@@ -763,21 +764,26 @@ async def _viewers(config: dict[str, Any]) -> None:
                 await sock.send(
                     json.dumps({"type": "resume", "stream": stream, "after": view.last})
                 )
-                async for message in sock:
+                async for frame in sock:
                     at = time.time()
-                    start = message.find(SEQ_MARK, 0, 400)
-                    if start < 0:
+                    # A frame carries one message, or several when the server batched what
+                    # was waiting for this viewer: each starts with its marker.
+                    begin = frame.find(MESSAGE_START)
+                    if begin < 0:
                         errors["message without a sequence number"] += 1
                         continue
-                    start += len(SEQ_MARK)
-                    seq = int(message[start : message.index('"', start)])
-                    view.seqs.append(seq)
-                    view.times.append(at)
-                    view.session.append(session)
-                    if seq > view.last:
-                        view.last = seq
-                    if seq not in texts:
-                        texts[seq] = message  # type: ignore[assignment]
+                    while begin >= 0:
+                        following = frame.find(MESSAGE_START, begin + 1)
+                        start = frame.find(SEQ_MARK, begin) + len(SEQ_MARK)
+                        seq = int(frame[start : frame.index('"', start)])
+                        view.seqs.append(seq)
+                        view.times.append(at)
+                        view.session.append(session)
+                        if seq > view.last:
+                            view.last = seq
+                        if seq not in texts:
+                            texts[seq] = frame[begin : following if following >= 0 else None]  # type: ignore[assignment]
+                        begin = following
             except ConnectionClosed as exc:
                 if not stopping:
                     errors[f"closed: {exc}"[:160]] += 1

@@ -7,7 +7,9 @@ Protocol (what ``static/moot/live.js`` speaks, over the htmx ws extension):
 * the client sends ``{"type": "resume", "stream": "<stream>", "after": <last seq seen>}`` for each
   stream; the server replies with every stored event after that number, in order, then live;
 * every message is an HTML fragment for htmx: a hidden ``<span id="moot-seq-...">`` carrying the
-  stream and sequence number (swapped out of band) followed by the event's own fragment;
+  stream and sequence number (swapped out of band) followed by the event's own fragment; a
+  viewer that has fallen behind gets the messages waiting for it in one websocket frame, one
+  after the other (each starts with its marker; ``live.js`` splits them);
 * if a client is more than ``BACKFILL_LIMIT`` events behind, or events it missed have been
   pruned, it is told to reload the page;
 * a client that sees a gap in the numbers (a message lost on the way, or overtaken by a later
@@ -39,6 +41,8 @@ starts afresh."""
 OUTBOX_LIMIT = 1000
 """Messages waiting for a client that stopped reading; past this it is disconnected (and
 catches up by sequence number when it reconnects) rather than held in the server's memory."""
+BATCH_LIMIT = 64 * 1024
+"""At most this many characters of waiting messages go in one frame."""
 RELOAD = '<div id="moot-live-reload" data-moot-reload="true"></div>'
 
 
@@ -63,13 +67,24 @@ class Outbox:
             waiter.set_result(None)
 
     async def get(self) -> str:
+        """The next message, joined with those queued behind it (up to ``BATCH_LIMIT``): when
+        the server is busy, a frame carries several messages instead of one frame each, so
+        falling behind costs fewer writes and the viewer catches up."""
         while not self.items:
             self.waiter = asyncio.get_running_loop().create_future()
             try:
                 await self.waiter
             finally:
                 self.waiter = None
-        return self.items.popleft()
+        items = self.items
+        text = items.popleft()
+        if not items:
+            return text
+        parts, size = [text], len(text)
+        while items and size + len(items[0]) <= BATCH_LIMIT:
+            size += len(items[0])
+            parts.append(items.popleft())
+        return "".join(parts)
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):

@@ -11,6 +11,8 @@ from engagement.realtime.consumers import CLOSE_BAD_REQUEST, CLOSE_FORBIDDEN, St
 from engagement.realtime.selectors import BACKFILL_LIMIT
 from engagement.realtime.services import publish
 
+from .frames import messages_in, receive_messages
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -48,7 +50,7 @@ async def test_resume_replays_what_the_client_missed_then_goes_live():
     assert (await communicator.connect())[0]
 
     await communicator.send_json_to({"type": "resume", "stream": "demo.2", "after": 1})
-    replayed = [await communicator.receive_from(timeout=3) for _ in range(2)]
+    replayed = await receive_messages(communicator, 2)
     await database_sync_to_async(publish)(stream="demo.2", event="n", html="<p>4</p>")
     live = await communicator.receive_from(timeout=3)
 
@@ -178,4 +180,20 @@ async def test_a_new_channel_layer_leaves_the_viewers_groups_of_the_old_one_alon
     channel_layers.backends.clear()  # the next publish makes a new layer and publisher
     await database_sync_to_async(publish)(stream="demo.9", event="n", html="<p>2</p>")
     assert (await communicator.receive_from(timeout=3)).endswith("<p>2</p>")
+    await communicator.disconnect()
+
+
+async def test_messages_waiting_for_a_viewer_go_out_in_one_frame_in_order():
+    """A replay queues its events at once: the writer sends what waits in one frame, each
+    message whole and in order (a busy server's viewers catch up the same way)."""
+    for n in range(1, 4):
+        await database_sync_to_async(publish)(stream="demo.10", event="n", html=f"<p>{n}</p>")
+    communicator = _communicator("/ws/streams/?s=demo.10")
+    assert (await communicator.connect())[0]
+    await communicator.send_json_to({"type": "resume", "stream": "demo.10", "after": 0})
+    frame = await communicator.receive_from(timeout=3)
+    messages = messages_in(frame)
+    assert [m.split("</span>", 1)[1] for m in messages] == ["<p>1</p>", "<p>2</p>", "<p>3</p>"]
+    assert [m.count("data-moot-seq=") for m in messages] == [1, 1, 1]
+    assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()

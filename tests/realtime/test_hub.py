@@ -7,8 +7,10 @@ from django.contrib.auth.models import AnonymousUser
 
 from engagement.realtime import streams
 from engagement.realtime.consumers import StreamConsumer
-from engagement.realtime.hub import hub
+from engagement.realtime.hub import hub, render_message
 from engagement.realtime.services import publish
+
+from .frames import receive_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,11 +57,17 @@ async def test_live_events_that_arrive_during_a_replay_follow_it_once_each():
         was being read: they are what the stream's holding list has when the replay ends."""
 
         def __setitem__(self, stream, held):
-            super().__setitem__(stream, [(2, "live 2"), (3, "live 3")])
+            super().__setitem__(
+                stream,
+                [
+                    (2, render_message(stream, 2, "live 2")),
+                    (3, render_message(stream, 3, "live 3")),
+                ],
+            )
 
     consumer.holding = LiveDuringReplay()
     await communicator.send_json_to({"type": "resume", "stream": "demo.22", "after": 0})
-    received = [await communicator.receive_from(timeout=3) for _ in range(3)]
+    received = await receive_messages(communicator, 3)
     assert [m.rsplit("</span>", 1)[-1] for m in received] == ["<p>1</p>", "<p>2</p>", "live 3"]
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()

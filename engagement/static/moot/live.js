@@ -9,6 +9,7 @@
 (function () {
   "use strict";
   var GAP_WAIT_MS = 1500;
+  var MARKER = /data-moot-stream="([^"]+)" data-moot-seq="(\d+)"/;
   var waiting = {};  // stream -> {seq: message} arrived ahead of a missing number
   var timers = {};   // stream -> timer asking for a replay
   var sockets = {};  // stream -> the socket wrapper it arrives on
@@ -70,9 +71,20 @@
       window.location.reload();
       return;
     }
-    var match = /data-moot-stream="([^"]+)" data-moot-seq="(\d+)"/.exec(message);
-    if (!match) { return; }
+    // A frame may carry several messages (a busy server batches what waits for a viewer),
+    // each starting with its marker.
+    var parts = message.split(/(?=<span hidden id="moot-seq-)/);
+    if (!MARKER.test(message)) { return; }
     evt.preventDefault();
+    parts.forEach(receive);
+  });
+
+  function receive(message) {
+    var match = MARKER.exec(message);
+    if (!match) {
+      apply(message);
+      return;
+    }
     var stream = match[1];
     var seq = parseInt(match[2], 10);
     if (!markerOf(stream)) {
@@ -84,5 +96,5 @@
     }
     (waiting[stream] = waiting[stream] || {})[seq] = message;
     drain(stream);
-  });
+  }
 })();

@@ -11,6 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from engagement.realtime.consumers import CLOSE_FORBIDDEN, StreamConsumer
 from engagement.realtime.models import StreamEvent
+from tests.realtime.frames import receive_messages
 from webcast.questions import services
 
 from .factories import approved, ask
@@ -69,8 +70,7 @@ async def test_a_reconnecting_viewer_gets_what_it_missed(meeting, resident, staf
     viewer = _communicator(stream)
     assert (await viewer.connect())[0]
     await viewer.send_json_to({"type": "resume", "stream": stream, "after": after})
-    first = await viewer.receive_from(timeout=3)
-    second = await viewer.receive_from(timeout=3)
+    first, second = await receive_messages(viewer, 2)
     assert "First?" in first
     assert "Second?" in second
     assert f'data-moot-seq="{after + 2}"' in second
