@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
-from django.template.loader import render_to_string
+
+from engagement.realtime.streams import Render, template
 
 from .models import Ballot, Budget, Project, Round, Voter
 
@@ -104,11 +105,11 @@ def turnout_count(round_id: int) -> int:
     return Voter.objects.filter(round_id=round_id).count()
 
 
-def turnout_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+def turnout_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """The ``turnout.<round>`` stream's state: the number of voters so far."""
     count = turnout_count(int(key))
-    html = render_to_string("budgets/includes/_turnout.html", {"turnout": count, "round_id": key})
-    return "budget.turnout", html, {"voters": count}
+    render = template("budgets/includes/_turnout.html", {"turnout": count, "round_id": key})
+    return "budget.turnout", render, {"voters": count}
 
 
 @dataclass(frozen=True)

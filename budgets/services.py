@@ -995,14 +995,12 @@ def _count_progress(result: Any, progress: int, status: str | None = None) -> No
         result.status = status
         fields.append("status")
     Result.objects.filter(pk=result.pk).update(**{f: getattr(result, f) for f in fields})
-    from django.template.loader import render_to_string
+    from engagement.realtime.streams import template
 
     publish(
         stream=f"budgetcount.{result.budget.round_id}",
         event="budget.count",
-        html=render_to_string(
-            "budgets/includes/_count_progress.html", {"result": result, "oob": True}
-        ),
+        render=template("budgets/includes/_count_progress.html", {"result": result, "oob": True}),
         payload={"budget": result.budget_id, "progress": progress, "status": result.status},
     )
 

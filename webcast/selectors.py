@@ -9,9 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+
+from engagement.realtime.streams import Render, template
 
 from .models import AgendaDocument, AgendaItem, IngestGap, ItemMark, Meeting
 from .storage import archive_storage
@@ -158,13 +159,11 @@ def control_state(meeting: Meeting) -> dict[str, Any]:
     }
 
 
-def control_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+def control_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """The ``webcast-control.<id>`` stream's state: the ingest health panel."""
     meeting = meetings_base().get(pk=int(key))
-    html = render_to_string(
-        "webcast/staff/includes/_health.html", control_state(meeting) | {"oob": True}
-    )
-    return "webcast.health", html, {"health": meeting.health, "error": meeting.ingest_error}
+    render = template("webcast/staff/includes/_health.html", control_state(meeting) | {"oob": True})
+    return "webcast.health", render, {"health": meeting.health, "error": meeting.ingest_error}
 
 
 # --- iCalendar ---------------------------------------------------------------------------------

@@ -22,13 +22,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagement.audit.services import audit_record, model_changes
 from engagement.realtime.services import publish, publish_soon
+from engagement.realtime.streams import template
 from engagement.tasks import enqueue
 
 from . import pipeline
@@ -213,11 +213,10 @@ def meeting_ingest_set(*, actor: Any, meeting: Meeting, enabled: bool) -> Meetin
 def _publish_status(meeting: Meeting) -> None:
     # Pushed fragments swap themselves in out of band; the page renders them without the flag
     # (an htmx swap of a page part would otherwise take them out of it).
-    html = render_to_string("webcast/includes/_status.html", {"meeting": meeting, "oob": True})
     publish(
         stream=meeting.stream,
         event="meeting.status",
-        html=html,
+        render=template("webcast/includes/_status.html", {"meeting": meeting, "oob": True}),
         payload={"status": meeting.status},
     )
 
@@ -353,11 +352,11 @@ def _publish_agenda(meeting: Meeting) -> None:
     from .selectors import agenda_context
 
     if meeting.status in {S.SCHEDULED, S.LIVE, S.ADJOURNED}:
-        html = render_to_string(
-            "webcast/includes/_agenda.html", agenda_context(meeting) | {"oob": True}
-        )
+        render = template("webcast/includes/_agenda.html", agenda_context(meeting) | {"oob": True})
         current = meeting.current_item_id
-        publish(stream=meeting.stream, event="meeting.agenda", html=html, payload={"item": current})
+        publish(
+            stream=meeting.stream, event="meeting.agenda", render=render, payload={"item": current}
+        )
 
 
 # --- what is on now ----------------------------------------------------------------------------
@@ -442,7 +441,7 @@ def meeting_speaker_set(
     publish(
         stream=meeting.stream,
         event="meeting.speaker",
-        html=render_to_string("webcast/includes/_speaker.html", {"meeting": meeting, "oob": True}),
+        render=template("webcast/includes/_speaker.html", {"meeting": meeting, "oob": True}),
         payload={"name": name, "role": meeting.current_speaker_role},
     )
     return mark

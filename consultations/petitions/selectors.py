@@ -3,10 +3,10 @@
 from typing import Any
 
 from django.db.models import Count, QuerySet
-from django.template.loader import render_to_string
 
 from consultations.models import Petition, Signature
 from engagement.notifications.services import absolute_url
+from engagement.realtime.streams import Render, template
 
 PUBLIC_STATES = (
     Petition.State.OPEN,
@@ -24,11 +24,11 @@ def home_petitions(request: Any) -> list[Petition]:
     return list(Petition.objects.filter(state=Petition.State.OPEN).order_by("-signature_count")[:5])
 
 
-def count_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+def count_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """The ``petition.<id>`` stream's state: the confirmed count."""
     petition = Petition.objects.only("signature_count", "paper_count").get(pk=int(key))
-    html = render_to_string("petitions/includes/_count.html", {"petition": petition})
-    return "petition.count", html, {"count": petition.signature_count}
+    render = template("petitions/includes/_count.html", {"petition": petition})
+    return "petition.count", render, {"count": petition.signature_count}
 
 
 def signatures_by_ward(petition: Petition) -> list[tuple[str, int]]:

@@ -10,6 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from engagement.core.memo import memo
+from engagement.realtime.streams import Render, template
 
 from .answers import CHOICE_KINDS, TEXT_KINDS
 from .conditions import Item, items_for, visible_keys
@@ -36,15 +37,11 @@ def public_list() -> dict[str, list[Consultation]]:
     return groups
 
 
-def count_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+def count_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """The staff-only ``consultation.<id>`` stream's state: responses so far."""
-    from django.template.loader import render_to_string
-
     consultation = Consultation.objects.only("response_count").get(pk=int(key))
-    html = render_to_string(
-        "consultations/staff/includes/_count.html", {"consultation": consultation}
-    )
-    return "consultation.count", html, {"count": consultation.response_count}
+    render = template("consultations/staff/includes/_count.html", {"consultation": consultation})
+    return "consultation.count", render, {"count": consultation.response_count}
 
 
 def home_consultations(request: Any = None) -> list[Consultation]:

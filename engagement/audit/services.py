@@ -4,10 +4,10 @@ from typing import Any
 
 from django.db import models
 from django.db.models.fields.files import FieldFile
-from django.template.loader import render_to_string
 
 from engagement.core.request_context import current_ip
 from engagement.realtime.services import publish
+from engagement.realtime.streams import template
 
 from .models import AuditEntry
 
@@ -44,7 +44,7 @@ def audit_record(
     publish(
         stream="audit",
         event="audit.entry",
-        html=render_to_string("audit/includes/_pushed_row.html", {"entry": entry}),
+        render=template("audit/includes/_pushed_row.html", {"entry": entry}),
         payload={"id": entry.pk, "action": entry.action},
     )
     return entry

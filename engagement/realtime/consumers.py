@@ -2,8 +2,10 @@
 
 Protocol (what ``static/moot/live.js`` speaks, over the htmx ws extension):
 
-* connect to ``/ws/streams/?s=<stream>&s=<stream>``; a stream the user may not watch closes
-  the socket with code 4403 (nothing is joined);
+* connect to ``/ws/streams/?s=<stream>&s=<stream>&lang=<language>``; a stream the user may not
+  watch closes the socket with code 4403 (nothing is joined); ``lang`` (one of
+  ``settings.LANGUAGES``, the page's own; the default language if missing or unknown) is the
+  language of every message, live or replayed;
 * the client sends ``{"type": "resume", "stream": "<stream>", "after": <last seq seen>}`` for each
   stream; the server replies with every stored event after that number, in order, then live;
 * every message is an HTML fragment for htmx: a hidden ``<span id="moot-seq-...">`` carrying the
@@ -24,6 +26,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from .hub import hub, render_message, seq_marker_id
 from .selectors import BACKFILL_LIMIT, events_after
@@ -44,6 +47,14 @@ catches up by sequence number when it reconnects) rather than held in the server
 BATCH_LIMIT = 64 * 1024
 """At most this many characters of waiting messages go in one frame."""
 RELOAD = '<div id="moot-live-reload" data-moot-reload="true"></div>'
+
+
+def viewer_language(asked: str) -> str:
+    """``asked`` if it is a configured language (any case), else the default language."""
+    asked = asked.lower()
+    if any(asked == code for code, _name in settings.LANGUAGES):
+        return asked
+    return settings.LANGUAGE_CODE
 
 
 class Outbox:
@@ -93,6 +104,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     channel_layer_alias = None  # type: ignore[assignment]
     streams: list[str]
+    language: str
 
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("ascii", "replace"))
@@ -106,6 +118,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.streams = streams
+        self.language = viewer_language(query.get("lang", [""])[-1])
         self.replays: dict[str, int] = {}
         # Streams being replayed: their live events wait here until the replay is queued.
         self.holding: dict[str, list[tuple[int, str]]] = {}
@@ -181,7 +194,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 self.outbox.put(RELOAD)
                 return
             for record in events:
-                self.outbox.put(render_message(record.stream, record.seq, record.html))
+                self.outbox.put(
+                    render_message(record.stream, record.seq, record.html_in(self.language))
+                )
                 last = record.seq
         finally:
             # Live events that arrived during the replay, less those it already carried.

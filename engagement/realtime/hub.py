@@ -7,6 +7,10 @@ The channel layer and Redis then carry one copy of an event per server process r
 per viewer, and the per-viewer work is a queue put and a websocket write, which is what lets
 one process serve thousands of viewers (bench/README.md, ``ws_fanout``).
 
+An event carries its fragment in each configured language (``services.publish`` renders it once
+per language): the hub renders one message per language, once, and gives each viewer the one
+in its own language (:attr:`Viewer.language`, from the page that opened the socket).
+
 Ordering and catch-up are unchanged: each viewer writes its queue in order, and a viewer that is
 replaying missed events holds the live ones back until the replay is queued (see
 :class:`engagement.realtime.consumers.StreamConsumer`).
@@ -34,6 +38,9 @@ REJOIN_S = 3600.0
 
 
 class Viewer(Protocol):
+    language: str
+    """One of ``settings.LANGUAGES``: the language of the messages it gets."""
+
     def deliver(self, stream: str, seq: int, text: str) -> None: ...
 
 
@@ -117,8 +124,12 @@ class Hub:
         while True:
             try:
                 message = await self.layer.receive(feed.channel)
-                text = render_message(message["stream"], message["seq"], message["html"])
                 seq = int(message["seq"])
+                text = render_message(message["stream"], seq, message["html"])
+                texts = {
+                    language: render_message(message["stream"], seq, html)
+                    for language, html in message.get("html_translations", {}).items()
+                }
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -126,8 +137,12 @@ class Hub:
                 logger.exception("Could not read stream %s from the channel layer", stream)
                 await asyncio.sleep(RETRY_S)
                 continue
+            if not texts:  # the same in every language
+                for viewer in list(feed.viewers):
+                    viewer.deliver(stream, seq, text)
+                continue
             for viewer in list(feed.viewers):
-                viewer.deliver(stream, seq, text)
+                viewer.deliver(stream, seq, texts.get(viewer.language, text))
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -14,13 +14,19 @@ class StreamCounter(models.Model):
 
 
 class StreamEvent(models.Model):
-    """One event as delivered: a rendered HTML fragment (for htmx) and a JSON payload."""
+    """One event as delivered: a rendered HTML fragment (for htmx) and a JSON payload.
+
+    ``html`` is the fragment in the default language (``LANGUAGE_CODE``); ``html_translations``
+    holds it in each other configured language where it differs (``{"cy": "..."}``), so every
+    viewer gets the event in the language of its page, whoever published it.
+    """
 
     stream = models.CharField(max_length=90)
     seq = models.PositiveBigIntegerField()
     event = models.CharField(max_length=60)
     payload = models.JSONField(default=dict, blank=True)
     html = models.TextField(blank=True)
+    html_translations = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -31,3 +37,7 @@ class StreamEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream}#{self.seq} {self.event}"
+
+    def html_in(self, language: str) -> str:
+        """The fragment in ``language`` (the default language's where it is the same)."""
+        return self.html_translations.get(language, self.html)

@@ -4,19 +4,25 @@ A service changes the database, then calls :func:`publish` inside the same trans
 event gets the stream's next sequence number and is stored; delivery to websocket clients
 happens only after the transaction commits, so a client never sees something that was rolled
 back, and a client that missed a message fetches it from the database by sequence number.
+
+An event is rendered once per configured language (``settings.LANGUAGES``) by the publisher,
+whatever language the publishing request or job runs in, and each viewer gets it in the
+language of its page (see :mod:`engagement.realtime.hub`).
 """
 
 import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import translation
 
 from engagement.core.memo import also_forget
 
 from . import publisher
 from .models import StreamCounter, StreamEvent
-from .streams import group_name, snapshot_of, split
+from .streams import Render, group_name, snapshot_of, split
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +43,54 @@ def _next_seq(stream: str) -> int:
 
 
 def publish(
-    *, stream: str, event: str, html: str = "", payload: dict[str, Any] | None = None
+    *,
+    stream: str,
+    event: str,
+    html: str = "",
+    render: Render | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> StreamEvent:
-    """Record ``event`` on ``stream`` and deliver it to the stream's group after commit."""
+    """Record ``event`` on ``stream`` and deliver it to the stream's group after commit.
+
+    ``render`` returns the event's fragment and is called once per configured language, with
+    that language active (read the database before, not inside it: see :func:`in_languages`);
+    ``html`` is for a fragment with no words in it, the same in every language.
+    """
     split(stream)  # validates the name
+    if render is not None and html:
+        raise TypeError("publish() takes html or render, not both")
+    translations: dict[str, str] = {}
+    if render is not None:
+        html, translations = in_languages(render)
     with transaction.atomic():
         seq = _next_seq(stream)
         record = StreamEvent.objects.create(
-            stream=stream, seq=seq, event=event, html=html, payload=payload or {}
+            stream=stream,
+            seq=seq,
+            event=event,
+            html=html,
+            html_translations=translations,
+            payload=payload or {},
         )
         message = message_for(record)
         transaction.on_commit(lambda: _deliver(stream, message))
     return record
+
+
+def in_languages(render: Render) -> tuple[str, dict[str, str]]:
+    """``render()`` in the default language, and in each other configured language where that
+    differs. It runs once per language, so it should only render what was read before it."""
+    default = settings.LANGUAGE_CODE
+    with translation.override(default):
+        html = render()
+    translations = {}
+    for language, _name in settings.LANGUAGES:
+        if language != default:
+            with translation.override(language):
+                text = render()
+            if text != html:
+                translations[language] = text
+    return html, translations
 
 
 # Per process: when this process last queued each stream's snapshot (monotonic seconds).
@@ -95,8 +137,8 @@ def publish_soon(*, stream: str) -> None:
 
 def snapshot_publish(*, stream: str) -> StreamEvent:
     """Publish the current snapshot of a counter stream (the job :func:`publish_soon` queues)."""
-    event, html, payload = snapshot_of(stream)
-    return publish(stream=stream, event=event, html=html, payload=payload)
+    event, render, payload = snapshot_of(stream)
+    return publish(stream=stream, event=event, render=render, payload=payload)
 
 
 def message_for(record: StreamEvent) -> dict[str, Any]:
@@ -106,6 +148,7 @@ def message_for(record: StreamEvent) -> dict[str, Any]:
         "seq": record.seq,
         "event": record.event,
         "html": record.html,
+        "html_translations": record.html_translations,
         "payload": record.payload,
     }
 

@@ -13,8 +13,19 @@ from typing import Any
 STREAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}(\.[A-Za-z0-9_-]{1,40})?$")
 
 CanWatch = Callable[[Any, str], bool]
-Snapshot = Callable[[str], tuple[str, str, dict[str, Any]]]
-"""``key -> (event, html, payload)``: the current state of a counter-like stream."""
+Render = Callable[[], str]
+"""An event's fragment, rendered in the active language (called once per language)."""
+Snapshot = Callable[[str], tuple[str, Render, dict[str, Any]]]
+"""``key -> (event, render, payload)``: the current state of a counter-like stream, read once
+when called; ``render`` then renders it in each language (see ``services.publish``)."""
+
+
+def template(name: str, context: dict[str, Any]) -> Render:
+    """A ``render`` (for ``services.publish`` or a snapshot): the template ``name`` with
+    ``context``, which holds what was read already (rendering it reads nothing more)."""
+    from django.template.loader import render_to_string
+
+    return lambda: render_to_string(name, context)
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,7 @@ def register(
     )
 
 
-def snapshot_of(stream: str) -> tuple[str, str, dict[str, Any]]:
+def snapshot_of(stream: str) -> tuple[str, Render, dict[str, Any]]:
     kind, key = split(stream)
     registered = _KINDS.get(kind)
     if registered is None or registered.snapshot is None:

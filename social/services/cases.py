@@ -8,7 +8,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +16,7 @@ from engagement.audit.services import audit_record
 from engagement.core.validators import validate_no_markup
 from engagement.people.models import Councillor
 from engagement.realtime.services import publish
+from engagement.realtime.streams import template
 from engagement.tasks import enqueue
 from social.models import (
     Case,
@@ -296,12 +296,12 @@ def case_assign(
             changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
         )
         _publish_case(case, "social.case.updated")
-        html = render_to_string("social/includes/_case_row.html", {"case": case, "live": True})
+        row = template("social/includes/_case_row.html", {"case": case, "live": True})
         for stream in old_streams - set(inbox_streams(case)):
             publish(
                 stream=stream,
                 event="social.case.moved",
-                html=html,
+                render=row,
                 payload={"case": case.pk, "removed": True},
             )
     return case

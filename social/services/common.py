@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from engagement.core.memo import memo
 from engagement.realtime.services import publish
@@ -62,12 +63,22 @@ def _publish_cases(changes: list[tuple[Case, str, list[int] | None]]) -> None:
     """One event per inbox stream for the whole batch, carrying every changed case's row."""
     by_stream: dict[str, list[tuple[Case, str]]] = {}
     unique = list({case.pk: case for case, _, _ in changes}.values())
-    # One template render for the batch (a render per row costs more than the row), split.
+    # One template render for the batch in each language (a render per row costs more than the
+    # row), split into rows.
     separator = "<!-- moot:row -->"
-    html = render_to_string(
-        "social/includes/_case_rows_live.html", {"cases": unique, "separator": separator}
-    )
-    rows = dict(zip([c.pk for c in unique], html.split(separator), strict=False))
+    rendered: dict[str | None, dict[int, str]] = {}
+
+    def rows() -> dict[int, str]:
+        language = translation.get_language()
+        if language not in rendered:
+            html = render_to_string(
+                "social/includes/_case_rows_live.html", {"cases": unique, "separator": separator}
+            )
+            rendered[language] = dict(
+                zip([c.pk for c in unique], html.split(separator), strict=False)
+            )
+        return rendered[language]
+
     for case, event, watcher_ids in changes:
         for stream in inbox_streams(case, watcher_ids):
             by_stream.setdefault(stream, []).append((case, event))
@@ -76,6 +87,6 @@ def _publish_cases(changes: list[tuple[Case, str, list[int] | None]]) -> None:
         publish(
             stream=stream,
             event=events.pop() if len(events) == 1 else "social.cases.changed",
-            html="".join(rows[case.pk] for case, _ in items),
+            render=lambda items=items: "".join(rows()[case.pk] for case, _ in items),
             payload={"cases": [case.pk for case, _ in items]},
         )

@@ -88,7 +88,7 @@ def test_counter_changes_within_a_tick_make_one_snapshot_and_a_later_change_anot
     streams.register(
         "testcount",
         can_watch=streams.public,
-        snapshot=lambda key: ("count", f"<p>{state['n']}</p>", {"n": state["n"]}),
+        snapshot=lambda key: ("count", lambda: f"<p>{state['n']}</p>", {"n": state["n"]}),
     )
     # A whole second: the five changes must fall in one tick even on a loaded machine.
     settings.REALTIME_TICK_SECONDS = 1.0
@@ -126,7 +126,7 @@ def test_with_jobs_run_at_once_every_change_publishes_its_snapshot(
     streams.register(
         "testcount",
         can_watch=streams.public,
-        snapshot=lambda key: ("count", f"<p>{state['n']}</p>", {"n": state["n"]}),
+        snapshot=lambda key: ("count", lambda: f"<p>{state['n']}</p>", {"n": state["n"]}),
     )
     for _ in range(3):
         state["n"] += 1

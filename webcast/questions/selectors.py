@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagement.core.memo import memo
 from engagement.people.models import Membership
+from engagement.realtime.streams import Render, template
 from webcast.models import Meeting
 
 from .models import FlagWord, Question, QuestionSettings, Vote
@@ -232,50 +232,38 @@ def staff_context(meeting: Meeting) -> dict[str, Any]:
 # --- snapshots (coalesced votes) -----------------------------------------------------------------
 
 
-def votes_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+def votes_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """``questions.<meeting>``: every public question's vote count, as out-of-band spans."""
     counts = dict(
         Question.objects.filter(meeting_id=int(key), state__in=Question.PUBLIC_STATES).values_list(
             "pk", "vote_count"
         )
     )
-    html = render_to_string("questions/includes/_pushed_votes.html", {"counts": counts})
-    return "questions.votes", html, {"votes": {str(k): v for k, v in counts.items()}}
+    render = template("questions/includes/_pushed_votes.html", {"counts": counts})
+    return "questions.votes", render, {"votes": {str(k): v for k, v in counts.items()}}
 
 
-def chair_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+def chair_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """``questions-mod.<meeting>``: the chair's list and the approved list, re-rendered."""
-    meeting = Meeting.objects.get(pk=int(key))
-    return "questions.staff", panels_html(meeting), {}
+    return "questions.staff", panels(key), {}
 
 
-def councillor_chair_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+def councillor_chair_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """``questions-chair.<meeting>``: the chair's panels with their buttons."""
-    meeting = Meeting.objects.get(pk=int(key))
-    return "questions.chair", panels_html(meeting, councillor=True, can_chair=True), {}
+    return "questions.chair", panels(key, councillor=True), {}
 
 
-def councillor_members_snapshot(key: str) -> tuple[str, str, dict[str, Any]]:
+def councillor_members_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """``questions-members.<meeting>``: the chair's panels, read-only."""
-    meeting = Meeting.objects.get(pk=int(key))
-    return "questions.chair", panels_html(meeting, councillor=True, can_chair=False), {}
+    return "questions.chair", panels(key, councillor=True, can_chair=False), {}
 
 
-def panels_html(
-    meeting: Meeting,
-    *,
-    councillor: bool = False,
-    can_chair: bool = True,
-    context: dict[str, Any] | None = None,
-) -> str:
+def panels(key: str, *, councillor: bool = False, can_chair: bool = True) -> Render:
     """The chair's panels (now answering, the approved list, answered) as pushed out of band:
-    for staff, or for councillors (public names; the chair's two buttons when ``can_chair``)."""
-    return render_to_string(
+    for staff, or for councillors (public names; the chair's two buttons when ``can_chair``).
+    Read now; the callable renders them (in each language)."""
+    context = staff_context(Meeting(pk=int(key)))
+    return template(
         "questions/staff/includes/_panels.html",
-        {
-            **(context or staff_context(meeting)),
-            "oob": True,
-            "councillor": councillor,
-            "read_only": not can_chair,
-        },
+        context | {"oob": True, "councillor": councillor, "read_only": not can_chair},
     )

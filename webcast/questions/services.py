@@ -22,7 +22,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,6 +29,7 @@ from engagement.audit.services import audit_record
 from engagement.core import ratelimit
 from engagement.core.validators import validate_no_control_characters, validate_no_markup
 from engagement.realtime.services import publish, publish_soon
+from engagement.realtime.streams import template
 from webcast.models import AgendaItem, Meeting
 
 from . import selectors
@@ -696,10 +696,10 @@ def question_settings_update(
 
 
 def _publish_status(meeting: Meeting) -> None:
-    html = render_to_string(
+    render = template(
         "questions/includes/_status.html", {**selectors.status_context(meeting), "oob": True}
     )
-    publish(stream=selectors.public_stream(meeting), event="questions.status", html=html)
+    publish(stream=selectors.public_stream(meeting), event="questions.status", render=render)
 
 
 # --- publishing ----------------------------------------------------------------------------------
@@ -721,33 +721,34 @@ def _published(question: Question, *, event: str, was: str = "") -> None:
         question.state,
         was,
     )
-    html = ""
+    parts = []
     if public_now and not public_before:
-        html = render_to_string("questions/includes/_pushed_added.html", {"question": question})
+        parts.append(template("questions/includes/_pushed_added.html", {"question": question}))
     elif public_before and not public_now:
-        html = render_to_string("questions/includes/_pushed_removed.html", {"question": question})
+        parts.append(template("questions/includes/_pushed_removed.html", {"question": question}))
     elif public_now:
-        html = render_to_string("questions/includes/_pushed_changed.html", {"question": question})
+        parts.append(template("questions/includes/_pushed_changed.html", {"question": question}))
     if answering:
-        html += render_to_string(
-            "questions/includes/_now.html", {**selectors.now_context(meeting), "oob": True}
-        )
+        now = {**selectors.now_context(meeting), "oob": True}
+        parts.append(template("questions/includes/_now.html", now))
     payload = {"question": question.pk, "state": question.state}
-    if html:
-        publish(stream=selectors.public_stream(meeting), event=event, html=html, payload=payload)
-    if S.PENDING in (question.state, was):
-        staff_html = render_to_string(
-            "questions/staff/includes/_pushed.html",
-            {
-                "question": question,
-                "was": was,
-                "pending_count": Question.objects.filter(meeting=meeting, state=S.PENDING).count(),
-            },
-        )
+    if parts:
         publish(
-            stream=selectors.staff_stream(meeting), event=event, html=staff_html, payload=payload
+            stream=selectors.public_stream(meeting),
+            event=event,
+            render=lambda: "".join(part() for part in parts),
+            payload=payload,
         )
-    if html:
+    if S.PENDING in (question.state, was):
+        pending_count = Question.objects.filter(meeting=meeting, state=S.PENDING).count()
+        staff = {"question": question, "was": was, "pending_count": pending_count}
+        publish(
+            stream=selectors.staff_stream(meeting),
+            event=event,
+            render=template("questions/staff/includes/_pushed.html", staff),
+            payload=payload,
+        )
+    if parts:
         chair_panels_changed(meeting)
 
 

@@ -7,6 +7,8 @@
 """
 
 from django import template
+from django.conf import settings
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
@@ -18,7 +20,9 @@ register = template.Library()
 
 @register.simple_tag
 def stream_attrs(*streams: str) -> str:
-    query = urlencode([("s", s) for s in streams])
+    """The socket for ``streams``, whose messages come in the page's language."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    query = urlencode([("s", s) for s in streams] + [("lang", language)])
     return format_html('hx-ext="ws" ws-connect="/ws/streams/?{}"', query)
 
 

@@ -216,27 +216,39 @@ def test_a_refused_vote_says_why_next_to_the_button(
 
 
 def test_most_votes_first_follows_the_pushed_counts(browser, asgi_live_server, meeting, staff):
+    """An English and a Welsh page each get the pushed count in their own language, whatever
+    language the voter's request ran in."""
     older = approved(meeting, make_user(), staff, text="Older question?")
     newer = approved(meeting, make_user(), staff, text="Newer question?")
     base = asgi_live_server.url
-    context = signed_in(browser, base, None)
-    page = context.new_page()
-    with page.expect_websocket():
-        page.goto(f"{base}/meetings/{meeting.pk}/questions/")
-    page.wait_for_function("() => document.querySelector('[data-moot-stream^=questions]')")
+    contexts = {language: signed_in(browser, base, None, language) for language in ("en-gb", "cy")}
+    pages = {language: context.new_page() for language, context in contexts.items()}
     order = (
         "() => Array.from(document.querySelectorAll('#questions-top-all > li')).map(li => li.id)"
     )
-    assert page.evaluate(order) == [f"question-{older.pk}", f"question-{newer.pk}"]
+    for page in pages.values():
+        with page.expect_websocket():
+            page.goto(f"{base}/meetings/{meeting.pk}/questions/")
+        page.wait_for_function("() => document.querySelector('[data-moot-stream^=questions]')")
+        assert page.evaluate(order) == [f"question-{older.pk}", f"question-{newer.pk}"]
     voter = make_user()
+
+    def vote_in_welsh() -> None:
+        with translation.override("cy"):
+            services.question_vote(meeting=meeting, question=newer, user=voter)
+
     # One vote: with Celery eager in tests the coalesced snapshot goes out at once, not after
     # the tick, so a second vote in the same tick would wait for the next change.
-    in_thread(lambda: services.question_vote(meeting=meeting, question=newer, user=voter))
-    page.locator(f"#question-{newer.pk}-votes", has_text="1 vote").wait_for(timeout=10000)
-    page.wait_for_function(
-        f"() => document.querySelector('#questions-top-all > li').id === 'question-{newer.pk}'"
-    )
-    context.close()
+    in_thread(vote_in_welsh)
+    for language, count in (("en-gb", "1 vote"), ("cy", "1 pleidlais")):
+        pages[language].locator(f"#question-{newer.pk}-votes", has_text=count).wait_for(
+            timeout=10000
+        )
+        pages[language].wait_for_function(
+            f"() => document.querySelector('#questions-top-all > li').id === 'question-{newer.pk}'"
+        )
+    for context in contexts.values():
+        context.close()
 
 
 def test_the_chair_marks_now_answering_and_staff_see_it_live(

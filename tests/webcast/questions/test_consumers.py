@@ -8,6 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.utils import translation
 
 from engagement.realtime.consumers import CLOSE_FORBIDDEN, StreamConsumer
 from engagement.realtime.models import StreamEvent
@@ -86,19 +87,33 @@ def _cards(html: str, list_id: str) -> list[str]:
     ]
 
 
-def test_late_joiner_page_plus_events_equals_a_fresh_page(meeting, resident, staff, client):
+@pytest.mark.parametrize("language", ["en-gb", "cy"])
+def test_late_joiner_page_plus_events_equals_a_fresh_page(
+    meeting, resident, staff, client, language
+):
+    """In either language, and whatever language the changes were published in (here the
+    other one: a resident's request in Welsh reaches English viewers in English)."""
+    client.cookies["django_language"] = language
+    publisher_language = "cy" if language == "en-gb" else "en-gb"
     url = f"/meetings/{meeting.pk}/questions/?order=newest"
     approved(meeting, resident, staff, text="Early?")
     early = client.get(url).content.decode()
     marker = int(re.search(r'data-moot-seq="(\d+)"', early).group(1))
-    later = approved(meeting, resident, staff, text="Later?")
-    services.question_vote(meeting=meeting, question=later, user=resident)
+    assert f"lang={language}" in re.search(r'ws-connect="([^"]*)"', early).group(1)
+    with translation.override(publisher_language):
+        later = approved(meeting, resident, staff, text="Later?")
+        services.question_vote(meeting=meeting, question=later, user=resident)
     pushed = StreamEvent.objects.filter(stream=f"questions.{meeting.pk}", seq__gt=marker)
-    added = next(e.html for e in pushed.order_by("seq") if e.event == "question.approved")
+    added = next(
+        e.html_in(language) for e in pushed.order_by("seq") if e.event == "question.approved"
+    )
     inserted = re.search(
         r'<ol hx-swap-oob="afterbegin:#questions-newest-all">(.*?)</ol>', added, re.S
     ).group(1)
-    votes = next(e.html for e in pushed.order_by("-seq") if e.event == "questions.votes")
+    votes = next(
+        e.html_in(language) for e in pushed.order_by("-seq") if e.event == "questions.votes"
+    )
+    assert ("1 pleidlais" if language == "cy" else "1 vote<") in votes
     fresh = client.get(url).content.decode()
     # Apply the pushes to the early page: the new card first, then the vote counts.
     applied = early.replace(
