@@ -5,10 +5,12 @@ PostgreSQL, Redis, channels_redis) plus the Celery worker that publishes the coa
 (:func:`bench.petitions.celery_worker`). For each N (quick 300 and 1,000; full 1,000, 5,000 and
 10,000), on a meeting of its own and a freshly started server:
 
-1. N viewers (:func:`viewer_main`, in ``BENCH_WS_CLIENT_PROCESSES`` processes of one asyncio loop
-   each, the ``websockets`` client, each process from its own 127.0.0.x source address) open
+1. N viewers (:func:`viewer_main`, in ``BENCH_WS_CLIENT_PROCESSES`` processes of one uvloop
+   loop each, each process from its own 127.0.0.x source address) open
    ``/ws/streams/?s=questions.<meeting>`` as the feed page does and send ``resume`` with the
-   stream's current number;
+   stream's current number. Each is a :class:`ViewerConnection`, a minimal websocket client on
+   a bare asyncio protocol that finds the messages' markers in the bytes as read: the viewers
+   receive every message the server sends, and must not take the CPU the server needs;
 2. a driver (:func:`drive`, ``manage.py shell``: the server's settings and database) approves
    pending questions at 5/s and casts residents' upvotes at 200/s through the real services
    (``question_approve``, ``question_vote``) for 60 s (quick 10 s). Each approval runs inside an
@@ -37,18 +39,22 @@ shares).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
+import zlib
 from array import array
 from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -80,6 +86,16 @@ DRAIN_TIMEOUT_S = 30.0
 WARMUP_CONNECTIONS = 8
 SEQ_MARK = 'data-moot-seq="'
 MESSAGE_START = '<span hidden id="moot-seq-'
+SEQ_MARK_BYTES = SEQ_MARK.encode()
+MESSAGE_START_BYTES = MESSAGE_START.encode()
+HANDSHAKE_TIMEOUT_S = 120.0
+"""A viewer's TCP connect and opening handshake."""
+MAX_RESPONSE_HEAD = 16384
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+OP_CONTINUATION, OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x8, 0x9, 0xA
+FIN_TEXT = 0x80 | OP_TEXT
+CLOSE_NORMAL = (1000).to_bytes(2, "big")
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
 NO_PORT = "no-uvicorn-here"  # cpu_times finds uvicorn by its port: none for the baseline
 TEXT = (
     "Will the committee publish the traffic survey for the new school entrance on {street} "
@@ -348,12 +364,20 @@ def moot_phase(
             "rss_end_mb": round(rss_end / 1024, 1),
             "rss_per_connection_kb": per_connection(rss_after - rss_before, figures["connected"]),
             "cpu_s": cpu,
-            "server_cpu_us_per_delivery": round(cpu["server"] * 1e6 / deliveries, 1)
-            if deliveries
-            else None,
+            **cpu_per_delivery(cpu, deliveries),
         }
     )
     return figures, received["texts"]
+
+
+def cpu_per_delivery(cpu: dict[str, float], deliveries: int) -> dict[str, float | None]:
+    """CPU microseconds of the server, and of the viewers, per expected delivery."""
+    return {
+        f"{role}_cpu_us_per_delivery": round(cpu[role] * 1e6 / deliveries, 1)
+        if deliveries
+        else None
+        for role in ("server", "viewers")
+    }
 
 
 def kind_of(event: str) -> str:
@@ -555,9 +579,7 @@ def baseline_phase(
             "rss_connected_mb": round(rss_after / 1024, 1),
             "rss_per_connection_kb": per_connection(rss_after - rss_before, figures["connected"]),
             "cpu_s": {k: v for k, v in cpu.items() if k in {"server", "viewers"}},
-            "server_cpu_us_per_delivery": round(cpu["server"] * 1e6 / deliveries, 1)
-            if deliveries
-            else None,
+            **cpu_per_delivery(cpu, deliveries),
         }
     )
     return figures
@@ -708,7 +730,305 @@ class View:
     session: array[int] = field(default_factory=lambda: array("H"))
     opened: list[float] = field(default_factory=list)
     last: int = 0
-    socket: Any = None
+    socket: ViewerConnection | None = None
+
+
+class ProtocolError(Exception):
+    """The server broke the websocket protocol or the feed's format: the connection is dropped."""
+
+
+class ViewerConnection(asyncio.Protocol):
+    """One viewer's websocket connection on a bare asyncio protocol: the opening handshake, then
+    the server's frames parsed in :meth:`data_received` straight from the bytes read.
+
+    Viewers receive every message the server sends, so the bench's own clients must cost little
+    next to the server under test (with the ``websockets`` asyncio client they used as much CPU
+    as the server). So a message costs finding its markers in the bytes as read: no decoding to
+    ``str``, no task, queue or copy per message, one clock reading per read (its frames arrived
+    together; a message split over reads gets the time of the read that completed it).
+
+    Strict all the same: server frames must be unmasked, with no reserved bits (RSV1 only on a
+    compressed message's first frame when permessage-deflate was negotiated); a message is a
+    text frame, or a text frame and its continuations, with control frames allowed between;
+    each message holds one or more messages of the feed, each starting with
+    ``MESSAGE_START`` and carrying ``data-moot-seq``: a message without one is counted as an
+    error, anything else malformed drops the connection (the viewer reconnects). Pings are
+    answered; this client's own frames (``resume``, pong, close) are masked, as a client's must
+    be. The handshake offers permessage-deflate as browsers do; when the server accepts it
+    (``BENCH_WS_DEFLATE=1``) compressed messages are inflated.
+    """
+
+    def __init__(
+        self, view: View, url: str, origin: str, errors: Counter[str], texts: dict[int, str]
+    ) -> None:
+        self.view, self.errors, self.texts = view, errors, texts
+        key = base64.b64encode(os.urandom(16))
+        self.accept = base64.b64encode(
+            hashlib.sha1(key + WS_GUID, usedforsecurity=False).digest()
+        ).decode()
+        self.request = handshake_request(url, origin, key.decode())
+        loop = asyncio.get_running_loop()
+        self.handshake: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[str] = loop.create_future()
+        """Set when the connection is gone: why (for the error counts)."""
+        self.transport: asyncio.Transport | None = None
+        self.open = self.closing = False
+        self.session = -1
+        self.pending = bytearray()
+        self.need = 0
+        """Bytes ``pending`` must reach before parsing resumes (a frame or header split)."""
+        self.fragments: list[bytes] | None = None
+        self.compressed = False
+        self.inflater: Any = None
+        self.inflate_bits = 0
+        self.inflate_reset = False
+        self.reason = ""
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        at = time.time()
+        if self.pending:
+            self.pending += data
+            if len(self.pending) < self.need:
+                return
+            data = bytes(self.pending)
+            self.pending.clear()
+        try:
+            if self.open:
+                self.frames(data, at)
+            else:
+                self.upgrade(data, at)
+        except Exception as exc:  # noqa: BLE001 - a malformed frame or message, counted
+            self.fail(f"protocol: {type(exc).__name__}: {exc}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = self.reason or f"lost: {type(exc).__name__ if exc else 'EOF'} {exc or ''}"
+        if not self.handshake.done():
+            self.handshake.set_exception(ConnectionError(reason))
+        if not self.closed.done():
+            self.closed.set_result(reason)
+
+    # sending
+
+    def send_text(self, text: str) -> None:
+        self.send(OP_TEXT, text.encode())
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(masked_frame(opcode, payload))
+
+    def close(self) -> None:
+        """Start the closing handshake (the server answers and closes)."""
+        if self.open and not self.closing:
+            self.closing = True
+            self.send(OP_CLOSE, CLOSE_NORMAL)
+
+    def fail(self, reason: str) -> None:
+        self.reason = reason
+        if not self.handshake.done():
+            self.handshake.set_exception(ConnectionError(reason))
+        if self.transport is not None:
+            self.transport.abort()
+
+    # receiving
+
+    def keep(self, data: bytes, pos: int, need: int) -> None:
+        """Wait for more: ``data[pos:]`` is the start of something ``need`` bytes long."""
+        self.pending += data[pos:]
+        self.need = need
+
+    def upgrade(self, data: bytes, at: float) -> None:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            if len(data) > MAX_RESPONSE_HEAD:
+                raise ProtocolError("handshake: response head too long")
+            self.keep(data, 0, len(data) + 1)
+            return
+        status, *lines = data[:end].decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if status.split(" ", 2)[1:2] != ["101"]:
+            raise ProtocolError(f"handshake: {status}")
+        if (
+            headers.get("upgrade", "").lower() != "websocket"
+            or headers.get("sec-websocket-accept") != self.accept
+        ):
+            raise ProtocolError("handshake: not a valid websocket upgrade")
+        self.negotiate(headers.get("sec-websocket-extensions"))
+        self.open = True
+        self.session = len(self.view.opened)
+        self.view.opened.append(at)
+        self.handshake.set_result(None)
+        self.frames(data[end + 4 :], at)
+
+    def negotiate(self, extensions: str | None) -> None:
+        """The server's answer to the permessage-deflate offer: nothing, or its parameters."""
+        if extensions is None:
+            return
+        name, *params = (p.strip() for p in extensions.split(";"))
+        if name != "permessage-deflate" or "," in extensions:
+            raise ProtocolError(f"handshake: extensions {extensions!r}")
+        bits = 15
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "server_no_context_takeover":
+                self.inflate_reset = True
+            elif key.strip() == "server_max_window_bits":
+                bits = int(value.strip().strip('"'))
+        self.inflate_bits = bits
+        self.inflater = zlib.decompressobj(-bits)
+
+    def frames(self, data: bytes, at: float) -> None:
+        pos, end = 0, len(data)
+        while pos < end:
+            if end - pos < 2:
+                return self.keep(data, pos, 2)
+            first, length = data[pos], data[pos + 1]
+            if length & 0x80:
+                raise ProtocolError("a masked frame from the server")
+            start = pos + 2
+            if length == 126:
+                if end - pos < 4:
+                    return self.keep(data, pos, 4)
+                length = int.from_bytes(data[start : start + 2], "big")
+                start += 2
+            elif length == 127:
+                if end - pos < 10:
+                    return self.keep(data, pos, 10)
+                length = int.from_bytes(data[start : start + 8], "big")
+                start += 8
+            stop = start + length
+            if stop > end:
+                return self.keep(data, pos, stop - pos)
+            if first == FIN_TEXT and self.fragments is None:  # the usual: a whole text message
+                self.message(data, start, stop, at)
+            else:
+                self.frame(first, data[start:stop], at)
+            pos = stop
+        return None
+
+    def frame(self, first: int, payload: bytes, at: float) -> None:
+        opcode, fin, rsv1 = first & 0x0F, first & 0x80, first & 0x40
+        if first & 0x30 or (rsv1 and (self.inflater is None or opcode != OP_TEXT)):
+            raise ProtocolError(f"reserved bits in a frame ({first:#x})")
+        if opcode == OP_TEXT:
+            if self.fragments is not None:
+                raise ProtocolError("a new message before the last one ended")
+            if fin:
+                self.text(payload, bool(rsv1), at)
+            else:
+                self.fragments, self.compressed = [payload], bool(rsv1)
+        elif opcode == OP_CONTINUATION:
+            if self.fragments is None:
+                raise ProtocolError("a continuation frame outside a message")
+            self.fragments.append(payload)
+            if fin:
+                whole, self.fragments = b"".join(self.fragments), None
+                self.text(whole, self.compressed, at)
+        elif opcode == OP_PING:
+            self.send(OP_PONG, payload)
+        elif opcode == OP_CLOSE:
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+            self.reason = f"closed: {code} {payload[2:].decode(errors='replace')}".strip()
+            if not self.closing:
+                self.closing = True
+                self.send(OP_CLOSE, payload[:2])
+            assert self.transport is not None
+            self.transport.close()
+        elif opcode != OP_PONG:
+            raise ProtocolError(f"opcode {opcode}")  # binary among them: the feed is text
+
+    def text(self, payload: bytes, compressed: bool, at: float) -> None:
+        if compressed:
+            if self.inflate_reset:
+                self.inflater = zlib.decompressobj(-self.inflate_bits)
+            payload = self.inflater.decompress(payload + DEFLATE_TAIL)
+        self.message(payload, 0, len(payload), at)
+
+    def message(self, data: bytes, start: int, stop: int, at: float) -> None:
+        """Record each feed message in ``data[start:stop]`` (one websocket message)."""
+        begin = data.find(MESSAGE_START_BYTES, start, stop)
+        if begin < 0:
+            self.errors["message without a sequence number"] += 1
+            return
+        view, session, texts = self.view, self.session, self.texts
+        while begin >= 0:
+            following = data.find(MESSAGE_START_BYTES, begin + 1, stop)
+            end = stop if following < 0 else following
+            mark = data.find(SEQ_MARK_BYTES, begin, end)
+            quote = data.find(b'"', mark + len(SEQ_MARK_BYTES), end) if mark >= 0 else -1
+            if quote < 0:
+                self.errors["message without a sequence number"] += 1
+                begin = following
+                continue
+            seq = int(data[mark + len(SEQ_MARK_BYTES) : quote])
+            view.seqs.append(seq)
+            view.times.append(at)
+            view.session.append(session)
+            if seq > view.last:
+                view.last = seq
+            if seq not in texts:
+                texts[seq] = data[begin:end].decode()
+            begin = following
+
+
+def handshake_request(url: str, origin: str, key: str) -> bytes:
+    """The opening handshake a browser sends (offering permessage-deflate, as browsers do)."""
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return (
+        f"GET {target} HTTP/1.1\r\n"
+        f"Host: {parts.netloc}\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        f"Origin: {origin}\r\n"
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        "\r\n"
+    ).encode()
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A final client frame: masked with a random key, as RFC 6455 requires of clients."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 1 << 16:
+        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+    mask = os.urandom(4)
+    key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+    return head + mask + (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
+
+
+async def connect_viewer(
+    config: dict[str, Any], view: View, errors: Counter[str], texts: dict[int, str]
+) -> ViewerConnection:
+    """A viewer connection from the process's source address, its handshake done."""
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(config["url"])
+    async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+        transport, connection = await loop.create_connection(
+            lambda: ViewerConnection(view, config["url"], config["origin"], errors, texts),
+            parts.hostname,
+            parts.port,
+            local_addr=(config["source"], 0),
+        )
+        try:
+            await connection.handshake
+        except BaseException:
+            transport.abort()
+            raise
+    return connection
 
 
 def viewer_main(config_path: str) -> None:
@@ -720,15 +1040,12 @@ def viewer_main(config_path: str) -> None:
 
 
 async def _viewers(config: dict[str, Any]) -> None:
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
-
     loop = asyncio.get_running_loop()
     views = [View(last=config["start_seq"]) for _ in range(config["connections"])]
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     errors: Counter[str] = Counter()
     stopping = False
-    stream, url = config["stream"], config["url"]
+    stream = config["stream"]
     texts: dict[int, str] = {}
 
     async def keep(view: View, ready: asyncio.Future[bool]) -> None:
@@ -736,17 +1053,7 @@ async def _viewers(config: dict[str, Any]) -> None:
         while not stopping:
             try:
                 async with gate:
-                    sock = await connect(
-                        url,
-                        origin=config["origin"],
-                        compression="deflate",
-                        proxy=None,
-                        open_timeout=120,
-                        ping_interval=None,  # browsers do not ping; the server does
-                        close_timeout=5,
-                        max_size=None,
-                        local_addr=(config["source"], 0),
-                    )
+                    connection = await connect_viewer(config, view, errors, texts)
             except Exception as exc:  # noqa: BLE001 - counted; the viewer retries or gives up
                 errors[f"connect: {type(exc).__name__}: {exc}"[:160]] += 1
                 failures += 1
@@ -755,41 +1062,15 @@ async def _viewers(config: dict[str, Any]) -> None:
                     return
                 await asyncio.sleep(1.0)
                 continue
-            view.socket = sock
-            view.opened.append(time.time())
-            session = len(view.opened) - 1
+            view.socket = connection
             if not ready.done():
                 ready.set_result(True)
-            try:
-                await sock.send(
-                    json.dumps({"type": "resume", "stream": stream, "after": view.last})
-                )
-                async for frame in sock:
-                    at = time.time()
-                    # A frame carries one message, or several when the server batched what
-                    # was waiting for this viewer: each starts with its marker.
-                    begin = frame.find(MESSAGE_START)
-                    if begin < 0:
-                        errors["message without a sequence number"] += 1
-                        continue
-                    while begin >= 0:
-                        following = frame.find(MESSAGE_START, begin + 1)
-                        start = frame.find(SEQ_MARK, begin) + len(SEQ_MARK)
-                        seq = int(frame[start : frame.index('"', start)])
-                        view.seqs.append(seq)
-                        view.times.append(at)
-                        view.session.append(session)
-                        if seq > view.last:
-                            view.last = seq
-                        if seq not in texts:
-                            texts[seq] = frame[begin : following if following >= 0 else None]  # type: ignore[assignment]
-                        begin = following
-            except ConnectionClosed as exc:
-                if not stopping:
-                    errors[f"closed: {exc}"[:160]] += 1
-            except Exception as exc:  # noqa: BLE001
-                errors[f"receive: {type(exc).__name__}: {exc}"[:160]] += 1
+            connection.send_text(
+                json.dumps({"type": "resume", "stream": stream, "after": view.last})
+            )
+            reason = await connection.closed
             if not stopping:
+                errors[reason[:160]] += 1
                 await asyncio.sleep(0.5)
 
     readies = [loop.create_future() for _ in views]
@@ -807,9 +1088,14 @@ async def _viewers(config: dict[str, Any]) -> None:
     while time.monotonic() < deadline and any(v.last < last for v in views if v.opened):
         await asyncio.sleep(0.2)
     stopping = True
-    closing = [v.socket.close() for v in views if v.socket is not None]
-    with suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 30)
+    sockets = [v.socket for v in views if v.socket is not None]
+    for socket in sockets:
+        socket.close()
+    if sockets:
+        await asyncio.wait([s.closed for s in sockets], timeout=30)
+    for socket in sockets:
+        if not socket.closed.done() and socket.transport is not None:
+            socket.transport.abort()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -958,7 +1244,7 @@ def table(result: dict[str, Any]) -> str:
         f"votes/s; uvicorn x{result['server_workers']}, layer {result['channel_layer']}, "
         f"deflate {'on' if result['deflate'] else 'off'}",
         f"{'N':>6} {'server':9} {'conn':>6} {'events':>6} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8} {'lost':>7} {'KB/conn':>8} {'us/deliv':>9}",
+        f"{'max ms':>8} {'lost':>7} {'KB/conn':>8} {'us/deliv':>9} {'view us/d':>9}",
     ]
     for phase in result["phases"]:
         for name in ("moot", "baseline"):
@@ -967,7 +1253,8 @@ def table(result: dict[str, Any]) -> str:
                 f"{phase['n']:>6} {name:9} {p['connected']:>6} {p['events']:>6} "
                 f"{fmt(p['p50_ms']):>8} {fmt(p['p99_ms']):>8} {fmt(p['max_ms']):>8} "
                 f"{p['lost']:>7} {fmt(p['rss_per_connection_kb']):>8} "
-                f"{fmt(p['server_cpu_us_per_delivery']):>9}"
+                f"{fmt(p['server_cpu_us_per_delivery']):>9} "
+                f"{fmt(p['viewers_cpu_us_per_delivery']):>9}"
             )
         r = phase["ratio"]
         lines.append(
