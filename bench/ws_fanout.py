@@ -88,6 +88,8 @@ SEQ_MARK = 'data-moot-seq="'
 MESSAGE_START = '<span hidden id="moot-seq-'
 SEQ_MARK_BYTES = SEQ_MARK.encode()
 MESSAGE_START_BYTES = MESSAGE_START.encode()
+MAX_KNOWN_MESSAGES = 1000
+"""Distinct websocket messages a viewer process remembers (:class:`FeedReader`)."""
 HANDSHAKE_TIMEOUT_S = 120.0
 """A viewer's TCP connect and opening handshake."""
 MAX_RESPONSE_HEAD = 16384
@@ -743,9 +745,10 @@ class ViewerConnection(asyncio.Protocol):
 
     Viewers receive every message the server sends, so the bench's own clients must cost little
     next to the server under test (with the ``websockets`` asyncio client they used as much CPU
-    as the server). So a message costs finding its markers in the bytes as read: no decoding to
-    ``str``, no task, queue or copy per message, one clock reading per read (its frames arrived
-    together; a message split over reads gets the time of the read that completed it).
+    as the server). So a message costs finding its markers in the bytes as read
+    (:class:`FeedReader`): no decoding to ``str``, no task, queue or copy per message, one clock
+    reading per read (its frames arrived together; a message split over reads gets the time of
+    the read that completed it).
 
     Strict all the same: server frames must be unmasked, with no reserved bits (RSV1 only on a
     compressed message's first frame when permessage-deflate was negotiated); a message is a
@@ -758,10 +761,8 @@ class ViewerConnection(asyncio.Protocol):
     (``BENCH_WS_DEFLATE=1``) compressed messages are inflated.
     """
 
-    def __init__(
-        self, view: View, url: str, origin: str, errors: Counter[str], texts: dict[int, str]
-    ) -> None:
-        self.view, self.errors, self.texts = view, errors, texts
+    def __init__(self, view: View, url: str, origin: str, reader: FeedReader) -> None:
+        self.view, self.reader = view, reader
         key = base64.b64encode(os.urandom(16))
         self.accept = base64.b64encode(
             hashlib.sha1(key + WS_GUID, usedforsecurity=False).digest()
@@ -954,11 +955,56 @@ class ViewerConnection(asyncio.Protocol):
 
     def message(self, data: bytes, start: int, stop: int, at: float) -> None:
         """Record each feed message in ``data[start:stop]`` (one websocket message)."""
+        view, session = self.view, self.session
+        for seq in self.reader.numbers(data, start, stop):
+            view.seqs.append(seq)
+            view.times.append(at)
+            view.session.append(session)
+            if seq > view.last:
+                view.last = seq
+
+
+class FeedReader:
+    """The feed messages in a websocket message, for all the viewers of one process: their
+    sequence numbers, the first copy of each one's text (the baseline replays them) and the
+    errors.
+
+    A process's viewers mostly receive the very same bytes (each gets every message), and
+    finding the markers in a 4 KB message costs more than the rest of a delivery. So what a
+    websocket message holds is remembered, by its first number and length, and reused when
+    the bytes are the same, compared in full: the result is the one a fresh parse would give.
+    """
+
+    def __init__(self) -> None:
+        self.errors: Counter[str] = Counter()
+        self.texts: dict[int, str] = {}
+        self.known: dict[tuple[bytes, int], tuple[bytes, tuple[int, ...]]] = {}
+
+    def numbers(self, data: bytes, start: int, stop: int) -> tuple[int, ...]:
+        """The sequence numbers of the feed messages in ``data[start:stop]``, in order."""
+        # The key only narrows the look-up (whatever it finds, even with no marker): the bytes
+        # compared decide.
+        mark = data.find(SEQ_MARK_BYTES, start, stop) + len(SEQ_MARK_BYTES)
+        key = (data[mark : data.find(b'"', mark, stop)], stop - start)
+        known = self.known.get(key)
+        if known is not None and data.startswith(known[0], start):
+            return known[1]
+        seqs, clean = self.parse(data, start, stop)
+        if clean:  # a message with errors is parsed (and counted) every time
+            if len(self.known) >= MAX_KNOWN_MESSAGES:
+                self.known.clear()
+            self.known[key] = (data[start:stop], seqs)
+        return seqs
+
+    def parse(self, data: bytes, start: int, stop: int) -> tuple[tuple[int, ...], bool]:
+        """Each feed message starts with ``MESSAGE_START`` and carries ``data-moot-seq``: its
+        numbers, and whether every one did."""
         begin = data.find(MESSAGE_START_BYTES, start, stop)
         if begin < 0:
             self.errors["message without a sequence number"] += 1
-            return
-        view, session, texts = self.view, self.session, self.texts
+            return (), False
+        seqs: list[int] = []
+        clean = True
         while begin >= 0:
             following = data.find(MESSAGE_START_BYTES, begin + 1, stop)
             end = stop if following < 0 else following
@@ -966,17 +1012,14 @@ class ViewerConnection(asyncio.Protocol):
             quote = data.find(b'"', mark + len(SEQ_MARK_BYTES), end) if mark >= 0 else -1
             if quote < 0:
                 self.errors["message without a sequence number"] += 1
-                begin = following
-                continue
-            seq = int(data[mark + len(SEQ_MARK_BYTES) : quote])
-            view.seqs.append(seq)
-            view.times.append(at)
-            view.session.append(session)
-            if seq > view.last:
-                view.last = seq
-            if seq not in texts:
-                texts[seq] = data[begin:end].decode()
+                clean = False
+            else:
+                seq = int(data[mark + len(SEQ_MARK_BYTES) : quote])
+                seqs.append(seq)
+                if seq not in self.texts:
+                    self.texts[seq] = data[begin:end].decode()
             begin = following
+        return tuple(seqs), clean
 
 
 def handshake_request(url: str, origin: str, key: str) -> bytes:
@@ -1011,14 +1054,14 @@ def masked_frame(opcode: int, payload: bytes) -> bytes:
 
 
 async def connect_viewer(
-    config: dict[str, Any], view: View, errors: Counter[str], texts: dict[int, str]
+    config: dict[str, Any], view: View, reader: FeedReader
 ) -> ViewerConnection:
     """A viewer connection from the process's source address, its handshake done."""
     loop = asyncio.get_running_loop()
     parts = urlsplit(config["url"])
     async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
         transport, connection = await loop.create_connection(
-            lambda: ViewerConnection(view, config["url"], config["origin"], errors, texts),
+            lambda: ViewerConnection(view, config["url"], config["origin"], reader),
             parts.hostname,
             parts.port,
             local_addr=(config["source"], 0),
@@ -1043,17 +1086,17 @@ async def _viewers(config: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     views = [View(last=config["start_seq"]) for _ in range(config["connections"])]
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    errors: Counter[str] = Counter()
+    reader = FeedReader()
+    errors, texts = reader.errors, reader.texts
     stopping = False
     stream = config["stream"]
-    texts: dict[int, str] = {}
 
     async def keep(view: View, ready: asyncio.Future[bool]) -> None:
         failures = 0
         while not stopping:
             try:
                 async with gate:
-                    connection = await connect_viewer(config, view, errors, texts)
+                    connection = await connect_viewer(config, view, reader)
             except Exception as exc:  # noqa: BLE001 - counted; the viewer retries or gives up
                 errors[f"connect: {type(exc).__name__}: {exc}"[:160]] += 1
                 failures += 1

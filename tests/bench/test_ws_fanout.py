@@ -10,7 +10,7 @@ from websockets.frames import Frame, Opcode
 from websockets.server import ServerProtocol
 
 from bench import ws_fanout
-from bench.ws_fanout import View, ViewerConnection
+from bench.ws_fanout import FeedReader, View, ViewerConnection
 
 URL = "ws://127.0.0.1:8000/ws/streams/?s=questions.7"
 ORIGIN = "http://127.0.0.1:8000"
@@ -54,9 +54,9 @@ class Pair:
 
     def __init__(self, *, deflate: bool = False) -> None:
         self.view = View(last=3)
-        self.errors: ws_fanout.Counter[str] = ws_fanout.Counter()
-        self.texts: dict[int, str] = {}
-        self.client = ViewerConnection(self.view, URL, ORIGIN, self.errors, self.texts)
+        self.reader = FeedReader()
+        self.errors, self.texts = self.reader.errors, self.reader.texts
+        self.client = ViewerConnection(self.view, URL, ORIGIN, self.reader)
         self.transport = Transport()
         self.server = ServerProtocol(
             extensions=[ServerPerMessageDeflateFactory()] if deflate else None
@@ -185,10 +185,25 @@ async def test_the_client_closing_waits_for_the_server() -> None:
 
 
 async def test_a_refused_handshake_fails_the_connection() -> None:
-    client = ViewerConnection(View(), URL, ORIGIN, ws_fanout.Counter(), {})
+    client = ViewerConnection(View(), URL, ORIGIN, FeedReader())
     transport = Transport()
     client.connection_made(transport)  # type: ignore[arg-type]
     client.data_received(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
     assert transport.ended == "aborted"
     with pytest.raises(ConnectionError, match="handshake: HTTP/1.1 403 Forbidden"):
         await client.handshake
+
+
+def test_a_message_seen_before_is_only_compared() -> None:
+    reader = FeedReader()
+    five_six, five_seven = feed_message(5, 6).encode(), feed_message(5, 7).encode()
+    assert len(five_six) == len(five_seven)  # the same first number and length: the same key
+    assert reader.numbers(b"xx" + five_six, 2, 2 + len(five_six)) == (5, 6)
+    assert reader.numbers(five_seven + b"yy", 0, len(five_seven)) == (5, 7)
+    assert reader.numbers(five_six, 0, len(five_six)) == (5, 6)  # remembered
+    assert reader.numbers(five_seven, 0, len(five_seven)) == (5, 7)
+    assert len(reader.known) == 1  # the last one parsed
+    broken = b'<span hidden id="moot-seq-questions-7"></span>'  # a marker with no number
+    for _ in range(2):  # never remembered: counted each time
+        assert reader.numbers(broken + five_six, 0, len(broken) + len(five_six)) == (5, 6)
+    assert reader.errors == {"message without a sequence number": 2}
