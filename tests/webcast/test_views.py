@@ -49,7 +49,7 @@ def test_meeting_page_without_javascript_has_agenda_and_documents(client, meetin
     assert "Officer report</a> (PDF, 15\xa0bytes)" in html
     assert "The webcast starts when the meeting does." in html
     assert 'id="moot-video"' not in html  # nothing to play yet
-    assert f'ws-connect="/ws/streams/?s=meeting.{meeting.pk}"' in html
+    assert f'ws-connect="/ws/streams/?s=meeting.{meeting.pk}&amp;lang=en-gb"' in html
 
 
 def test_meeting_page_has_the_player_when_there_is_a_stream(client, meeting, staff):
