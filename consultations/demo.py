@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from engagement.places.models import Postcode
 
-from .models import Petition, PetitionScheme, RejectionReason, Signature
+from .models import Petition, PetitionScheme, PetitionTally, RejectionReason, Signature
 
 DEMO_SEED = 2026
 OPEN = "Reopen Llanfair lido for the summer"
@@ -59,6 +59,7 @@ def seed_petitions() -> bool:
     petition.signature_count = len(signatures)
     petition.response_threshold_at = now - timedelta(days=3)
     petition.save(update_fields=["signature_count", "response_threshold_at"])
+    PetitionTally.objects.create(petition=petition, shard=0, confirmed=len(signatures))
     Petition.objects.create(
         action="Ban all cars from the county",
         background="Cars are noisy.",

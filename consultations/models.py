@@ -162,6 +162,29 @@ class Petition(models.Model):
         return self.signature_count + self.paper_count
 
 
+class PetitionTally(models.Model):
+    """One shard of a petition's online count. A confirmation adds one to the shard its
+    signature's id falls in, so confirmations arriving together do not all queue for one row (the
+    petition's, which every one of them used to update); ``Petition.signature_count`` is the sum
+    of the shards, folded in by the count's tick job (at most a tick behind), which also acts on
+    the thresholds it reaches. Staff invalidations subtract from shard 0, so a shard can be
+    negative; the sum cannot."""
+
+    SHARDS = 32
+
+    petition = models.ForeignKey(Petition, on_delete=models.CASCADE, related_name="tallies")
+    shard = models.PositiveSmallIntegerField()
+    confirmed = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["petition", "shard"], name="petitions_tally_shard")
+        ]
+
+    def __str__(self) -> str:
+        return f"petition {self.petition_id} shard {self.shard}: {self.confirmed}"
+
+
 class Signature(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting for email confirmation")

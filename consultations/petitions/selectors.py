@@ -25,8 +25,11 @@ def home_petitions(request: Any) -> list[Petition]:
 
 
 def count_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
-    """The ``petition.<id>`` stream's state: the confirmed count."""
-    petition = Petition.objects.only("signature_count", "paper_count").get(pk=int(key))
+    """The ``petition.<id>`` stream's state: the confirmed count. Being the count's tick job, it
+    first folds the tally into the petition (which also acts on the thresholds reached)."""
+    from .services import petition_count_fold
+
+    petition = petition_count_fold(int(key))
     render = template("petitions/includes/_count.html", {"petition": petition})
     return "petition.count", render, {"count": petition.signature_count}
 

@@ -23,11 +23,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Model
+from django.db.models import Model, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from consultations.models import BlockRule, Petition, PetitionScheme, RejectionReason, Signature
+from consultations.models import (
+    BlockRule,
+    Petition,
+    PetitionScheme,
+    PetitionTally,
+    RejectionReason,
+    Signature,
+)
 from engagement.audit.services import audit_record
 from engagement.core.memo import memo
 from engagement.core.sql import insert_parts, mark_saved
@@ -394,13 +401,15 @@ def signature_confirm(*, token: str, now: Any = None) -> Signature:
     return signature
 
 
-# Validate a pending signature and count it in one statement, committed on its own: the
-# petition's row, which every confirmation updates, is locked only while PostgreSQL runs it,
-# never across a round trip to a busy Python process. ``state = pending`` makes a concurrent
-# second click count nothing; a petition no longer open or in its grace period counts nothing
-# (the signature stays pending). The signature is picked by id or by its link's hash. SQLite (the
-# demo: one writer at a time anyway) runs the same two updates in one transaction, as it has no
-# data-modifying WITH.
+# Validate a pending signature and count it in one statement, committed on its own. The count
+# goes to one of the petition's tally shards (by the signature's id), not to the petition's row:
+# every confirmation used to update that one row, and each waited for the one before it to
+# commit. The petition's ``signature_count`` is the shards' sum, folded in by the count's tick
+# job (:func:`petition_count_fold`). ``state = pending`` makes a concurrent second click count
+# nothing; a petition no longer open or in its grace period counts nothing (the signature stays
+# pending). The signature is picked by id or by its link's hash. A data-modifying WITH runs to
+# completion whether or not the main query reads it. SQLite (the demo: one writer at a time
+# anyway) runs the same statements one by one in a transaction.
 _VALIDATE = """
     UPDATE {signature} SET state = %(validated)s, validated_at = %(now)s
     WHERE {which} AND state = %(pending)s
@@ -411,13 +420,18 @@ _VALIDATE = """
             AND (p.closes_at IS NULL OR p.closes_at >= %(grace)s)
       )
 """
-_COUNT = "UPDATE {petition} SET signature_count = signature_count + 1"
-_CONFIRM_AND_COUNT_PG = f"""
-    WITH confirmed AS ({_VALIDATE} RETURNING {{signature_columns}})
-    {_COUNT} FROM confirmed WHERE {{petition}}.id = confirmed.petition_id
-    RETURNING {{returning}}
+_TALLY = """
+    INSERT INTO {tally} (petition_id, shard, confirmed) {rows}
+    ON CONFLICT (petition_id, shard)
+    DO UPDATE SET confirmed = {tally}.confirmed + EXCLUDED.confirmed
 """
-_COUNT_ONE = _COUNT + " WHERE id = %(petition_id)s RETURNING {returning}"
+_CONFIRM_AND_COUNT_PG = (
+    "WITH confirmed AS ("  # noqa: S608 - our tables and columns; every value is a parameter
+    + _VALIDATE
+    + " RETURNING {signature_columns}), counted AS ("
+    + _TALLY.replace("{rows}", "SELECT petition_id, id %% {shards}, 1 FROM confirmed")
+    + ") SELECT {returning} FROM confirmed JOIN {petition} ON {petition}.id = confirmed.petition_id"
+)
 
 
 def _in_model_order(model: type[Model], names: set[str]) -> tuple[str, ...]:
@@ -425,14 +439,30 @@ def _in_model_order(model: type[Model], names: set[str]) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.concrete_fields if f.attname in names)
 
 
-# What the confirmation page and the threshold check need back, so nothing is read again.
+# What the confirmation page needs back, so nothing is read again.
 _SIGNATURE_BACK = _in_model_order(
     Signature, {"id", "petition_id", "creator", "sponsor", "state", "validated_at"}
 )
-_PETITION_BACK = _in_model_order(
-    Petition,
-    {"id", "signature_count", "response_threshold_at", "debate_threshold_at", "sponsor_token"},
-)
+_PETITION_BACK = _in_model_order(Petition, {"id", "signature_count", "sponsor_token"})
+
+
+def _tables() -> dict[str, Any]:
+    quote = connection.ops.quote_name
+    return {
+        "signature": quote(Signature._meta.db_table),
+        "petition": quote(Petition._meta.db_table),
+        "tally": quote(PetitionTally._meta.db_table),
+        "shards": PetitionTally.SHARDS,
+    }
+
+
+def _tally_add(petition_id: int, shard: int, amount: int) -> None:
+    """Add ``amount`` (negative to take off) to one shard of a petition's count."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TALLY.format(rows="VALUES (%s, %s, %s)", **_tables()),
+            [petition_id, shard, amount],
+        )
 
 
 def _confirm_and_count(
@@ -440,14 +470,12 @@ def _confirm_and_count(
 ) -> Signature | None:
     """Validate and count the pending signature (by id or link hash) if its petition still
     counts; the signature, with its petition attached, or None if nothing was counted."""
-    quote = connection.ops.quote_name
-    tables = {
-        "signature": quote(Signature._meta.db_table),
-        "petition": quote(Petition._meta.db_table),
+    tables = _tables()
+    tables |= {
         "which": "id = %(signature_id)s" if token_hash is None else "token_hash = %(token_hash)s",
         "signature_columns": ", ".join(_SIGNATURE_BACK),
         "returning": ", ".join(
-            [f"{quote(Petition._meta.db_table)}.{c}" for c in _PETITION_BACK]
+            [f"{tables['petition']}.{c}" for c in _PETITION_BACK]
             + [f"confirmed.{c}" for c in _SIGNATURE_BACK]
         ),
     }
@@ -474,12 +502,12 @@ def _confirm_and_count(
             confirmed = cursor.fetchone()
             row = None
             if confirmed is not None:
-                params["petition_id"] = confirmed[1]
+                signature_pk, petition_pk = confirmed[0], confirmed[1]
+                _tally_add(petition_pk, signature_pk % PetitionTally.SHARDS, 1)
+                columns = ", ".join(_PETITION_BACK)
                 cursor.execute(
-                    _COUNT_ONE.format(
-                        petition=tables["petition"], returning=", ".join(_PETITION_BACK)
-                    ),
-                    params,
+                    f"SELECT {columns} FROM {tables['petition']} WHERE id = %s",  # noqa: S608
+                    [petition_pk],
                 )
                 row = (*cursor.fetchone(), *confirmed)
     if row is None:
@@ -487,14 +515,40 @@ def _confirm_and_count(
     petition = Petition.from_db(connection.alias, _PETITION_BACK, row[: len(_PETITION_BACK)])
     signature = Signature.from_db(connection.alias, _SIGNATURE_BACK, row[len(_PETITION_BACK) :])
     signature.petition = petition
-    _thresholds(petition, petition.signature_count, now)
+    publish_soon(stream=f"petition.{petition.pk}")
     return signature
 
 
+def petition_count_fold(petition_id: int, *, now: Any = None) -> Petition:
+    """Bring ``Petition.signature_count`` up to the sum of its tally shards and act on the
+    thresholds the count reaches; the petition, with the count and threshold times read.
+
+    Run by the count's tick job before it publishes (so the count shown live, in lists and in the
+    JSON is at most a tick behind the confirmations). Folds are serialised on the petition's row,
+    each summing after it holds the lock, so a slower fold never writes an older sum over a newer
+    one."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        petition = (
+            Petition.objects.select_for_update()
+            .only("signature_count", "paper_count", "response_threshold_at", "debate_threshold_at")
+            .get(pk=petition_id)
+        )
+        total = (
+            PetitionTally.objects.filter(petition_id=petition_id).aggregate(n=Sum("confirmed"))["n"]
+            or 0
+        )
+        if total != petition.signature_count:
+            Petition.objects.filter(pk=petition_id).update(signature_count=total)
+            petition.signature_count = total
+    _thresholds(petition, total, now)
+    return petition
+
+
 def _thresholds(petition: Petition, count: int, now: Any) -> None:
-    """Record (once: the ``IS NULL`` guard picks one winner) each threshold ``count`` reaches,
-    queue its emails, and have the live count published within a tick. A threshold the petition
-    had already reached when it was read costs no query."""
+    """Record (once: the ``IS NULL`` guard picks one winner) each threshold ``count`` reaches and
+    queue its emails. A threshold the petition had already reached when it was read costs no
+    query."""
     rules = scheme()
     for field, threshold in (
         ("response_threshold_at", rules.response_threshold),
@@ -508,7 +562,6 @@ def _thresholds(petition: Petition, count: int, now: Any) -> None:
                 from .tasks import petition_threshold_reached
 
                 enqueue(petition_threshold_reached, petition.pk, field)
-    publish_soon(stream=f"petition.{petition.pk}")
 
 
 # --- moderation and the council's answer ---------------------------------------------------
@@ -559,6 +612,11 @@ def petition_moderate(
     petition.moderated_at = now
     with transaction.atomic():
         petition.save()
+        if decision == "approve":
+            # The tally starts from the sponsors' count (nothing is counted before opening).
+            PetitionTally.objects.update_or_create(
+                petition=petition, shard=0, defaults={"confirmed": petition.signature_count}
+            )
         audit_record(
             actor=actor,
             action=f"petition.{decision}",
@@ -647,9 +705,7 @@ def signatures_invalidate(
         counted = rows.filter(state=Signature.State.VALIDATED).count()
         changed = rows.update(state=Signature.State.INVALIDATED)
         if counted and petition.state in (Petition.State.OPEN, Petition.State.CLOSED):
-            Petition.objects.filter(pk=petition.pk).update(
-                signature_count=F("signature_count") - counted
-            )
+            _tally_add(petition.pk, 0, -counted)
         audit_record(
             actor=actor,
             action="petition.invalidate",
