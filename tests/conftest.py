@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.test import Client
 from django.utils import translation
 from hypothesis import HealthCheck
@@ -36,14 +36,12 @@ def _clear_cache() -> Iterator[None]:
     from engagement.council.selectors import council_settings_forget
 
     cache.clear()
-    caches["fragments"].clear()
     council_settings_forget()
     forget_all()
     translation.activate("en-gb")  # a Welsh request in one test must not leak into the next
     yield
     translation.deactivate()
     cache.clear()
-    caches["fragments"].clear()
     council_settings_forget()
     forget_all()
 

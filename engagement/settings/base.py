@@ -186,17 +186,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# The page chrome every page repeats (the menu, the footer), rendered once per process for each
-# language and state and then reused (``{% cache ... using="fragments" %}`` in the layout): it
-# costs more CPU to render than most pages' own content. In process memory, not Redis, because a
-# round trip would cost about as much as rendering; entries expire within five minutes, and an
-# edit of the council's settings changes their key at once.
-CACHES["fragments"] = {
-    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-    "LOCATION": "moot-fragments",
-    "TIMEOUT": 300,
-    "OPTIONS": {"MAX_ENTRIES": 1000},
-}
+# The page chrome every page repeats (head assets, header and menu, footer) is rendered once per
+# process for each state: see engagement/core/templatetags/chrome.py.
 
 # Sessions live in Redis when there is one (every request reads its session; keeping them off
 # PostgreSQL saves a query per request and a write per login or vote). Redis must then persist

@@ -155,7 +155,7 @@ def _menu(content: bytes) -> tuple[list[str], list[str], list[str]]:
 
 
 def test_the_menu_marks_the_section_and_page_in_each_language_and_role(client, staff_client):
-    """The menu is rendered once per process for each state (the fragments cache): every state
+    """The menu is rendered once per process for each state (the chrome tag): every state
     that changes it must be part of its key."""
     labels, active, current = _menu(client.get("/").content)
     assert labels == ["Home", "Meetings", "Wards", "Councillors", "Committees"]
