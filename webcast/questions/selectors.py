@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -203,29 +203,54 @@ def moderated(meeting: Meeting, *, states: tuple[str, ...]) -> list[Question]:
     )
 
 
-def chair_questions(meeting: Meeting) -> list[Question]:
+CHAIR_LIMIT = 25
+"""Approved questions in the chair's live panels, from the top: a chair takes questions in that
+order, and re-rendering hundreds with their buttons every second (as votes change the order) cost
+a quarter of a second of CPU a tick. The rest are counted under the list; staff find every one
+on the moderation page's full list."""
+ANSWERED_LIMIT = 10
+"""The most recently answered questions in the chair's panels."""
+
+
+def chair_questions(meeting: Meeting, *, limit: int | None) -> list[Question]:
     """Approved questions for the chair: the current item's first, then questions on no item,
-    then the rest; most votes first within each."""
-    questions = moderated(meeting, states=(S.APPROVED,))
+    then the rest; most votes first within each (the first ``limit``, or all with None)."""
     current = meeting.current_item_id
-
-    def rank(q: Question) -> int:
-        if current and q.item_id == current:
-            return 0
-        return 1 if q.item_id is None else 2
-
-    return sorted(questions, key=rank)
+    rank = Case(
+        When(item_id=current or 0, then=Value(0)),
+        When(item__isnull=True, then=Value(1)),
+        default=Value(2),
+    )
+    questions = (
+        Question.objects.filter(meeting=meeting, state=S.APPROVED)
+        .select_related("item", "author", "merged_into")
+        .order_by(rank, "-vote_count", "created_at", "pk")
+    )
+    return list(questions if limit is None else questions[:limit])
 
 
 def staff_context(meeting: Meeting) -> dict[str, Any]:
     """Everything the staff panels re-rendered on each push need."""
     meeting = Meeting.objects.select_related("current_item", "committee").get(pk=meeting.pk)
+    counts = dict(
+        Question.objects.filter(meeting=meeting, state__in=(S.PENDING, S.APPROVED, S.ANSWERED))
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
+    chair = chair_questions(meeting, limit=CHAIR_LIMIT)
+    answered = list(
+        Question.objects.filter(meeting=meeting, state=S.ANSWERED).order_by(
+            F("answering_at").desc(nulls_last=True), "-pk"
+        )[:ANSWERED_LIMIT]
+    )
     return {
         "meeting": meeting,
-        "chair_questions": chair_questions(meeting),
+        "chair_questions": chair,
+        "chair_more": counts.get(S.APPROVED, 0) - len(chair),
         "now": now_answering(meeting),
-        "pending_count": Question.objects.filter(meeting=meeting, state=S.PENDING).count(),
-        "answered_list": moderated(meeting, states=(S.ANSWERED,)),
+        "pending_count": counts.get(S.PENDING, 0),
+        "answered_list": answered[::-1],
+        "answered_more": counts.get(S.ANSWERED, 0) - len(answered),
     }
 
 

@@ -51,8 +51,13 @@ def _back(request: HttpRequest, meeting: Meeting) -> str:
 
 
 def _staff_context(meeting: Meeting) -> dict[str, Any]:
+    panels = selectors.staff_context(meeting)
     return {
-        **selectors.staff_context(meeting),
+        **panels,
+        # The live panels hold the top of the list; every approved question is here.
+        "approved_all": (
+            selectors.chair_questions(meeting, limit=None) if panels["chair_more"] > 0 else []
+        ),
         "queue": selectors.queue(meeting),
         "stream": selectors.staff_stream(meeting),
         "public_stream": selectors.public_stream(meeting),

@@ -486,3 +486,42 @@ def test_the_chairs_view_follows_the_meeting_on_to_the_next_item_and_off_air(
             actor=staff, meeting=live_meeting, to=Meeting.Status.ENDED
         )
     assert 'value="answering"' not in StreamEvent.objects.filter(stream=stream).last().html
+
+
+@pytest.mark.django_db
+def test_the_chairs_panels_hold_the_top_of_the_list_and_staff_see_every_question(
+    live_meeting, people, staff, monkeypatch
+):
+    """The live panels are re-rendered every tick while votes come in, so they hold the top
+    ``CHAIR_LIMIT`` approved questions and say how many more there are; the staff page lists
+    every one, each with its edit link."""
+    from webcast.questions import selectors
+
+    monkeypatch.setattr(selectors, "CHAIR_LIMIT", 3)
+    monkeypatch.setattr(selectors, "ANSWERED_LIMIT", 1)
+    voters = [make_user() for _ in range(2)]
+    questions = [
+        approved(live_meeting, make_user(), staff, text=f"Question {n}?") for n in range(5)
+    ]
+    for voter in voters:  # question 4 on top, then question 3
+        services.question_vote(meeting=live_meeting, question=questions[4], user=voter)
+    services.question_vote(meeting=live_meeting, question=questions[3], user=voters[0])
+
+    page = client_for(people["chair"]).get(chair_url(live_meeting)).content.decode()
+    chair_list = page.split('id="chair-list"')[1].split("</ol>")[0]
+    assert re.findall(r"Question (\d)\?", chair_list) == ["4", "3", "0"]
+    assert "And 2 more approved questions, with fewer votes." in chair_list
+
+    staff_page = client_for(staff).get(f"/staff/meetings/{live_meeting.pk}/questions/")
+    full = staff_page.content.decode().split("All 5 approved questions")[1].split("</ol>")[0]
+    assert re.findall(r"all-text-\d+\">Question (\d)\?", full) == ["4", "3", "0", "1", "2"]
+    for question in questions:
+        assert f"/staff/meetings/{live_meeting.pk}/questions/{question.pk}/" in full
+
+    for question in questions[:2]:
+        services.question_answering(actor=staff, question=question)
+        services.question_answered(actor=staff, question=question)
+    page = client_for(people["chair"]).get(chair_url(live_meeting)).content.decode()
+    answered = page.split('id="answered-list"')[1].split("</ol>")[0]
+    assert "1 earlier answered question is not shown." in answered
+    assert re.findall(r"Question (\d)\?", answered) == ["1"]
