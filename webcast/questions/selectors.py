@@ -7,7 +7,9 @@ from typing import Any
 
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from engagement.core.memo import memo
 from engagement.people.models import Membership
@@ -257,15 +259,31 @@ def staff_context(meeting: Meeting) -> dict[str, Any]:
 # --- snapshots (coalesced votes) -----------------------------------------------------------------
 
 
+def vote_count_html(pk: int, count: int, *, oob: bool = False) -> str:
+    """A question's vote count as shown in the feed, and as pushed out of band (``oob``): the
+    one rendering of it (the feed's template uses it through ``{% vote_count %}``). Built
+    directly, not through a template: the vote snapshot holds one for every public question,
+    every second, in each language."""
+    label = ngettext("%(counter)s vote", "%(counter)s votes", count) % {"counter": count}
+    swap = ' hx-swap-oob="true"' if oob else ""
+    return (
+        f'<span id="question-{int(pk)}-votes" class="moot-question__count" '
+        f'data-count="{int(count)}"{swap}>{escape(label)}</span>'
+    )
+
+
 def votes_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
     """``questions.<meeting>``: every public question's vote count, as out-of-band spans."""
-    counts = dict(
+    counts = list(
         Question.objects.filter(meeting_id=int(key), state__in=Question.PUBLIC_STATES).values_list(
             "pk", "vote_count"
         )
     )
-    render = template("questions/includes/_pushed_votes.html", {"counts": counts})
-    return "questions.votes", render, {"votes": {str(k): v for k, v in counts.items()}}
+
+    def render() -> str:
+        return "".join(vote_count_html(pk, count, oob=True) for pk, count in counts)
+
+    return "questions.votes", render, {"votes": {str(k): v for k, v in counts}}
 
 
 def chair_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:

@@ -4,6 +4,7 @@ pages include (the meeting page, the control room)."""
 from typing import Any
 
 from django import template
+from django.utils.safestring import mark_safe
 
 from webcast.questions import selectors
 from webcast.questions.models import Question
@@ -21,6 +22,12 @@ def push_targets(question: Question) -> list[tuple[str, str]]:
         for order in selectors.ORDERS
         for item in items
     ]
+
+
+@register.simple_tag
+def vote_count(pk: int, count: int) -> str:
+    """A question's vote count (see :func:`webcast.questions.selectors.vote_count_html`)."""
+    return mark_safe(selectors.vote_count_html(pk, count))  # noqa: S308 - built with escape()
 
 
 @register.inclusion_tag("questions/includes/_meeting_panel.html", takes_context=True)
