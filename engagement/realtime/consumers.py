@@ -31,6 +31,7 @@ from django.conf import settings
 from .hub import hub, render_message, seq_marker_id
 from .selectors import BACKFILL_LIMIT, events_after
 from .streams import may_watch
+from .wire import Wire
 
 __all__ = ["StreamConsumer", "render_message", "seq_marker_id"]
 
@@ -121,14 +122,18 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.language = viewer_language(query.get("lang", [""])[-1])
         self.replays: dict[str, int] = {}
         # Streams being replayed: their live events wait here until the replay is queued.
-        self.holding: dict[str, list[tuple[int, str]]] = {}
+        self.holding: dict[str, list[tuple[int, str, bytes | None]]] = {}
         self.outbox = Outbox()
         # The server's send (see engagement.asgi.DirectSend), else the consumer's own.
         self.send_direct = self.scope.get("moot.send") or self.base_send
         self.overflowed = False
+        self.sending = False
+        self.wire: Wire | None = None
         for stream in streams:
             await hub().join(stream, self)
         await self.accept()
+        # After the handshake: whether frames may be written as they are depends on it.
+        self.wire = Wire.of(self.send_direct)
         self.writer = asyncio.create_task(self._write())
 
     @staticmethod
@@ -142,11 +147,24 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         for stream in getattr(self, "streams", []):
             await hub().leave(stream, self)
 
-    def deliver(self, stream: str, seq: int, text: str) -> None:
-        """A live event from the hub, in order (called on the event loop, never blocks)."""
+    def deliver(self, stream: str, seq: int, text: str, frame: bytes | None = None) -> None:
+        """A live event from the hub, in order (called on the event loop, never blocks).
+
+        ``frame``: the same message as a ready websocket frame, shared by every viewer of this
+        language. It is written at once when nothing is waiting to go before it (the outbox is
+        empty and the writer is not sending) and the wire takes it (see
+        :mod:`engagement.realtime.wire`); otherwise the message joins the outbox."""
         held = self.holding.get(stream)
         if held is not None:
-            held.append((seq, text))
+            held.append((seq, text, frame))
+        elif (
+            frame is not None
+            and self.wire is not None
+            and not self.outbox
+            and not self.sending
+            and self.wire.write(frame)
+        ):
+            return
         elif len(self.outbox) < OUTBOX_LIMIT:
             self.outbox.put(text)
         elif not self.overflowed:
@@ -154,15 +172,20 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
 
     async def _write(self) -> None:
-        """Send the outbox in order: the only writer of messages after the handshake."""
+        """Send the outbox in order: the only writer of messages after the handshake, apart
+        from :meth:`deliver`'s direct writes, which it never overtakes (they happen only while
+        it has nothing in hand)."""
         while True:
             text = await self.outbox.get()
             if self.overflowed:
                 return
+            self.sending = True
             try:
                 await self.send_direct({"type": "websocket.send", "text": text})
             except Exception:  # noqa: BLE001 - the client is gone; disconnect() cleans up
                 return
+            finally:
+                self.sending = False
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
@@ -200,6 +223,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 last = record.seq
         finally:
             # Live events that arrived during the replay, less those it already carried.
-            for seq, text in self.holding.pop(stream, []):
+            for seq, text, frame in self.holding.pop(stream, []):
                 if seq > last:
-                    self.deliver(stream, seq, text)
+                    self.deliver(stream, seq, text, frame)

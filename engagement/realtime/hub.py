@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer  # noqa: TID251
 
 from .streams import group_name
+from .wire import text_frame
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Viewer(Protocol):
     language: str
     """One of ``settings.LANGUAGES``: the language of the messages it gets."""
 
-    def deliver(self, stream: str, seq: int, text: str) -> None: ...
+    def deliver(self, stream: str, seq: int, text: str, frame: bytes | None = None) -> None: ...
 
 
 def render_message(stream: str, seq: int, html: str) -> str:
@@ -126,10 +127,12 @@ class Hub:
                 message = await self.layer.receive(feed.channel)
                 seq = int(message["seq"])
                 text = render_message(message["stream"], seq, message["html"])
+                frame = text_frame(text)
                 texts = {
                     language: render_message(message["stream"], seq, html)
                     for language, html in message.get("html_translations", {}).items()
                 }
+                frames = {language: text_frame(other) for language, other in texts.items()}
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -139,10 +142,11 @@ class Hub:
                 continue
             if not texts:  # the same in every language
                 for viewer in list(feed.viewers):
-                    viewer.deliver(stream, seq, text)
+                    viewer.deliver(stream, seq, text, frame)
                 continue
             for viewer in list(feed.viewers):
-                viewer.deliver(stream, seq, texts.get(viewer.language, text))
+                language = viewer.language
+                viewer.deliver(stream, seq, texts.get(language, text), frames.get(language, frame))
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -60,8 +60,8 @@ async def test_live_events_that_arrive_during_a_replay_follow_it_once_each():
             super().__setitem__(
                 stream,
                 [
-                    (2, render_message(stream, 2, "live 2")),
-                    (3, render_message(stream, 3, "live 3")),
+                    (2, render_message(stream, 2, "live 2"), None),
+                    (3, render_message(stream, 3, "live 3"), None),
                 ],
             )
 
