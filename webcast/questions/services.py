@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -324,23 +324,84 @@ def question_vote(
 ) -> bool:
     """Upvote; True if the vote is new, False if this resident had already voted (no change)."""
     _check_vote(meeting, question, user, ip)
+    if connection.vendor == "postgresql":
+        votable, added = _vote_pg(meeting, question, user)
+    else:
+        votable, added = _vote_orm(meeting, question, user)
+    if not votable:
+        if _is_banned(meeting, user=user):
+            raise QuestionError(_("You cannot vote in this meeting."))
+        raise QuestionError(_("This question is not open for votes."))
+    if not added:
+        return False
+    _votes_changed(meeting)
+    return True
+
+
+# The busy path (hundreds of votes a second in a popular meeting): one statement locks the
+# question if it takes votes from this resident (the right meeting, a votable state, no ban),
+# adds the vote unless there is one, and counts it only if it was added. The ORM spent more CPU
+# compiling the update and the insert than PostgreSQL spent running them.
+_VOTE_PG = """
+    WITH votable AS (
+        SELECT id FROM {question}
+        WHERE id = %(question)s AND meeting_id = %(meeting)s AND state = ANY(%(states)s)
+          AND NOT EXISTS (
+              SELECT 1 FROM {ban} WHERE meeting_id = %(meeting)s AND user_id = %(user)s
+          )
+        FOR UPDATE
+    ), added AS (
+        INSERT INTO {vote} (question_id, user_id, created_at)
+        SELECT id, %(user)s, %(now)s FROM votable
+        ON CONFLICT (question_id, user_id) DO NOTHING
+        RETURNING question_id
+    ), counted AS (
+        UPDATE {question} SET vote_count = {question}.vote_count + 1
+        FROM added WHERE {question}.id = added.question_id
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM votable), (SELECT count(*) FROM added)
+"""
+
+
+def _vote_pg(meeting: Meeting, question: Question, user: Any) -> tuple[int, int]:
+    """(whether the question takes this resident's vote, whether a vote was added)."""
+    quote = connection.ops.quote_name
+    statement = _VOTE_PG.format(
+        question=quote(Question._meta.db_table),
+        ban=quote(Ban._meta.db_table),
+        vote=quote(Vote._meta.db_table),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            {
+                "question": question.pk,
+                "meeting": meeting.pk,
+                "states": list(VOTABLE),
+                "user": user.pk,
+                "now": timezone.now(),
+            },
+        )
+        votable, added = cursor.fetchone()
+    return votable, added
+
+
+def _vote_orm(meeting: Meeting, question: Question, user: Any) -> tuple[int, int]:
+    """:func:`_vote_pg` for SQLite (the demo), in a transaction."""
     try:
         with transaction.atomic():
-            # One statement checks that the question takes votes and the voter is not banned.
             counted = (
-                Question.objects.filter(pk=question.pk, state__in=VOTABLE)
+                Question.objects.filter(pk=question.pk, meeting_id=meeting.pk, state__in=VOTABLE)
                 .filter(~Exists(Ban.objects.filter(meeting_id=meeting.pk, user_id=user.pk)))
                 .update(vote_count=F("vote_count") + 1)
             )
             if not counted:
-                if _is_banned(meeting, user=user):
-                    raise QuestionError(_("You cannot vote in this meeting."))
-                raise QuestionError(_("This question is not open for votes."))
+                return 0, 0
             Vote.objects.create(question_id=question.pk, user=user)
-            _votes_changed(meeting)
     except IntegrityError:
-        return False
-    return True
+        return 1, 0
+    return 1, 1
 
 
 def question_unvote(
