@@ -135,10 +135,31 @@ def publish_soon(*, stream: str) -> None:
     transaction.on_commit(claim)
 
 
-def snapshot_publish(*, stream: str) -> StreamEvent:
-    """Publish the current snapshot of a counter stream (the job :func:`publish_soon` queues)."""
-    event, render, payload = snapshot_of(stream)
-    return publish(stream=stream, event=event, render=render, payload=payload)
+def snapshot_publish(*, stream: str) -> StreamEvent | None:
+    """Publish the current snapshot of a counter stream (the job :func:`publish_soon` queues);
+    None if the snapshot had nothing to say.
+
+    The snapshot is read holding the stream's counter lock, so two jobs of one stream read and
+    publish one after the other: a later event never carries an older state than the one
+    before it (which matters most for a stream that sends only what changed)."""
+    with transaction.atomic():
+        _lock_counter(stream)
+        taken = snapshot_of(stream)
+        if taken is None:
+            return None
+        event, render, payload = taken
+        return publish(stream=stream, event=event, render=render, payload=payload)
+
+
+def _lock_counter(stream: str) -> None:
+    """Hold the stream's counter row (made if missing) until the transaction ends."""
+    table = connection.ops.quote_name(StreamCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (stream, last_seq) VALUES (%s, 0) "  # noqa: S608 - our table
+            f"ON CONFLICT (stream) DO UPDATE SET last_seq = {table}.last_seq",
+            [stream],
+        )
 
 
 def message_for(record: StreamEvent) -> dict[str, Any]:

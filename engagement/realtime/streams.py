@@ -15,9 +15,11 @@ STREAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}(\.[A-Za-z0-9_-]{1,40})?$")
 CanWatch = Callable[[Any, str], bool]
 Render = Callable[[], str]
 """An event's fragment, rendered in the active language (called once per language)."""
-Snapshot = Callable[[str], tuple[str, Render, dict[str, Any]]]
-"""``key -> (event, render, payload)``: the current state of a counter-like stream, read once
-when called; ``render`` then renders it in each language (see ``services.publish``)."""
+Snapshot = Callable[[str], tuple[str, Render, dict[str, Any]] | None]
+"""``key -> (event, render, payload)``: the current state of a counter-like stream (or what
+changed since the last snapshot, for one that sends only that), read once when called, with the
+stream's counter locked; ``render`` then renders it in each language (see ``services.publish``).
+None: nothing to publish."""
 
 
 def template(name: str, context: dict[str, Any]) -> Render:
@@ -49,7 +51,7 @@ def register(
     )
 
 
-def snapshot_of(stream: str) -> tuple[str, Render, dict[str, Any]]:
+def snapshot_of(stream: str) -> tuple[str, Render, dict[str, Any]] | None:
     kind, key = split(stream)
     registered = _KINDS.get(kind)
     if registered is None or registered.snapshot is None:

@@ -7,4 +7,5 @@ from . import services
 
 @task
 def publish_snapshot(stream: str) -> int:
-    return services.snapshot_publish(stream=stream).seq
+    published = services.snapshot_publish(stream=stream)
+    return published.seq if published is not None else 0

@@ -128,6 +128,8 @@ class Question(models.Model):
     external_url = models.URLField(max_length=500, blank=True)
     external_author = models.CharField(max_length=200, blank=True)
     vote_count = models.PositiveIntegerField(default=0)
+    # The count changed since the last votes snapshot took it (that snapshot carries only these).
+    votes_dirty = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
     )

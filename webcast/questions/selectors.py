@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.html import escape
@@ -272,13 +273,34 @@ def vote_count_html(pk: int, count: int, *, oob: bool = False) -> str:
     )
 
 
-def votes_snapshot(key: str) -> tuple[str, Render, dict[str, Any]]:
-    """``questions.<meeting>``: every public question's vote count, as out-of-band spans."""
-    counts = list(
-        Question.objects.filter(meeting_id=int(key), state__in=Question.PUBLIC_STATES).values_list(
-            "pk", "vote_count"
-        )
-    )
+def votes_snapshot(key: str) -> tuple[str, Render, dict[str, Any]] | None:
+    """``questions.<meeting>``: the vote counts that changed since the last snapshot (those
+    marked ``votes_dirty``, which it clears), as out-of-band spans; None if none did.
+
+    Only what changed: a page shows every count as it was when it was rendered, from the same
+    database snapshot as its sequence marker (``engagement.realtime.pages.live_page``), and each
+    later event brings every count changed since the one before it. The stream's counter is
+    locked while this runs (``snapshot_publish``), so two snapshots never cross; a question
+    another transaction holds is skipped, still marked, for the next one."""
+    table = Question._meta.db_table
+    states = list(Question.PUBLIC_STATES)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET votes_dirty = false WHERE id IN ("  # noqa: S608 - our table
+                f"  SELECT id FROM {table} WHERE meeting_id = %s AND votes_dirty"
+                "   FOR UPDATE SKIP LOCKED"
+                ") RETURNING id, vote_count, state",
+                [int(key)],
+            )
+            rows = cursor.fetchall()
+    else:
+        dirty = Question.objects.filter(meeting_id=int(key), votes_dirty=True)
+        rows = list(dirty.values_list("pk", "vote_count", "state"))
+        dirty.update(votes_dirty=False)
+    counts = sorted((pk, count) for pk, count, state in rows if state in states)
+    if not counts:
+        return None
 
     def render() -> str:
         return "".join(vote_count_html(pk, count, oob=True) for pk, count in counts)

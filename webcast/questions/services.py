@@ -356,7 +356,7 @@ _VOTE_PG = """
         ON CONFLICT (question_id, user_id) DO NOTHING
         RETURNING question_id
     ), counted AS (
-        UPDATE {question} SET vote_count = {question}.vote_count + 1
+        UPDATE {question} SET vote_count = {question}.vote_count + 1, votes_dirty = true
         FROM added WHERE {question}.id = added.question_id
         RETURNING 1
     )
@@ -394,7 +394,7 @@ def _vote_orm(meeting: Meeting, question: Question, user: Any) -> tuple[int, int
             counted = (
                 Question.objects.filter(pk=question.pk, meeting_id=meeting.pk, state__in=VOTABLE)
                 .filter(~Exists(Ban.objects.filter(meeting_id=meeting.pk, user_id=user.pk)))
-                .update(vote_count=F("vote_count") + 1)
+                .update(vote_count=F("vote_count") + 1, votes_dirty=True)
             )
             if not counted:
                 return 0, 0
@@ -418,7 +418,9 @@ def question_unvote(
         deleted, _rows = Vote.objects.filter(question_id=question.pk, user=user).delete()
         if not deleted:
             return False
-        Question.objects.filter(pk=question.pk).update(vote_count=F("vote_count") - 1)
+        Question.objects.filter(pk=question.pk).update(
+            vote_count=F("vote_count") - 1, votes_dirty=True
+        )
         _votes_changed(meeting)
     return True
 
@@ -592,7 +594,8 @@ def question_merge(*, actor: Any, question: Question, into: Question) -> Questio
     duplicate.moderated_at = timezone.now()
     duplicate.save()
     target.vote_count = Vote.objects.filter(question=target).count()
-    target.save(update_fields=["vote_count", "updated_at"])
+    target.votes_dirty = True
+    target.save(update_fields=["vote_count", "votes_dirty", "updated_at"])
     _audit(actor, "merge", duplicate, state=[before, S.MERGED], into=target.pk)
     _published(duplicate, event="question.merged", was=before)
     _votes_changed(target.meeting)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engagement.core.permissions import staff_required
+from engagement.realtime.pages import live_page
 from webcast.models import Meeting
 
 from . import selectors, services
@@ -71,6 +72,7 @@ def _staff_context(meeting: Meeting) -> dict[str, Any]:
 
 @staff_required
 @require_GET
+@live_page
 def queue(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     meeting = _meeting(meeting_pk)
     return render(request, "questions/staff/queue.html", _staff_context(meeting))
@@ -111,6 +113,7 @@ def chair(request: HttpRequest, meeting_pk: int) -> HttpResponse:
 
 
 @staff_required
+@live_page
 def _staff_chair(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     meeting = _meeting(meeting_pk)
     return render(request, "questions/chair.html", _staff_context(meeting))

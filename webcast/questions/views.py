@@ -21,6 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from engagement.core.permissions import has_staff_access
 from engagement.core.ratelimit import client_ip
+from engagement.realtime.pages import live_page
 from webcast.models import Meeting
 
 from . import selectors, services
@@ -81,11 +82,13 @@ def _feed_page(
 
 
 @require_GET
+@live_page
 def feed(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     return _feed_page(request, _meeting(meeting_pk))
 
 
 @require_GET
+@live_page
 def projector(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     """Large type for the screen in the chamber: now answering, then the top questions."""
     return _feed_page(request, _meeting(meeting_pk), template="questions/projector.html")
@@ -222,6 +225,7 @@ def _chair_page(
 
 
 @require_GET
+@live_page
 def chair(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     """The chair's view for the councillor who chairs (or vice-chairs) the meeting's committee:
     the approved questions, the current item's first, with "Now answering" and "Answered".

@@ -255,6 +255,32 @@ def test_votes_reach_the_feed_as_count_snapshots_not_vote_events(
     assert "2 votes" in events[-1].html
 
 
+def test_a_votes_snapshot_carries_only_the_counts_that_changed_since_the_last(
+    meeting, resident, other_resident, staff
+):
+    from engagement.realtime.services import snapshot_publish
+
+    first = approved(meeting, resident, staff, text="First?")
+    second = approved(meeting, other_resident, staff, text="Second?")
+    stream = f"questions.{meeting.pk}"
+    services.question_vote(meeting=meeting, question=first, user=other_resident)
+    services.question_vote(meeting=meeting, question=second, user=resident)
+    assert snapshot_publish(stream=stream).payload == {
+        "votes": {str(first.pk): 1, str(second.pk): 1}
+    }
+    assert snapshot_publish(stream=stream) is None  # nothing changed since
+    services.question_unvote(meeting=meeting, question=second, user=resident)
+    event = snapshot_publish(stream=stream)
+    assert event.payload == {"votes": {str(second.pk): 0}}
+    assert f'id="question-{second.pk}-votes"' in event.html
+    assert f'id="question-{first.pk}-votes"' not in event.html
+    duplicate = approved(meeting, staff, staff, text="First, again?")
+    services.question_vote(meeting=meeting, question=duplicate, user=resident)
+    snapshot_publish(stream=stream)
+    services.question_merge(actor=staff, question=duplicate, into=first)
+    assert snapshot_publish(stream=stream).payload == {"votes": {str(first.pk): 2}}
+
+
 # --- moderation ----------------------------------------------------------------------------------
 
 
