@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from engagement.core.ratelimit import client_ip, hit
 from engagement.council.selectors import council_settings
 from engagement.people.models import Committee
+from engagement.realtime.pages import live_page
 
 from . import selectors, services
 from .models import Meeting
@@ -50,6 +51,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@live_page
 def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = get_object_or_404(selectors.meetings_base(), pk=pk)
     context = selectors.agenda_context(meeting)
