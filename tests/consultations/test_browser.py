@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from consultations.models import Petition
+from consultations.models import Petition, PetitionTally
 from consultations.petitions import services
 from tests.factories import PostcodeFactory, WardFactory
 
@@ -15,13 +15,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def open_petition():
     PostcodeFactory(ward=WardFactory(name="Canol", slug="canol"), postcode="CF10 1EP")
-    return Petition.objects.create(
+    petition = Petition.objects.create(
         action="Save the lido",
         background="It is loved.",
         sponsor_token="tok",
         state=Petition.State.OPEN,
         signature_count=41,
     )
+    # The count is the sum of the tally's shards (folded in by the count's tick job).
+    PetitionTally.objects.create(petition=petition, shard=0, confirmed=41)
+    return petition
 
 
 @pytest.mark.parametrize("language", ["en-gb", "cy"])
