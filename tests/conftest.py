@@ -127,7 +127,12 @@ def redis_channel_layer(settings, redis_url) -> Iterator[None]:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": f"moot-live-{os.getpid()}"},
+            # As in production (settings.base): a read timeout longer than the layer's 5 s
+            # blocking pop, so an idle stream's reader waits instead of failing every 5 s.
+            "CONFIG": {
+                "hosts": [{"address": redis_url, "socket_timeout": 30}],
+                "prefix": f"moot-live-{os.getpid()}",
+            },
         }
     }
     channel_layers.backends.clear()
