@@ -35,3 +35,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+from engagement.core.runtime import tune_garbage_collector  # noqa: E402
+
+tune_garbage_collector()

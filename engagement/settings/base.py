@@ -129,6 +129,10 @@ HTTP_REQUESTS_RUNNING = env.int(
     "HTTP_REQUESTS_RUNNING", default=env.int("DB_POOL_MAX_SIZE", default=10)
 )
 
+# The garbage collector's thresholds in the server's and the workers' processes, whose start-up
+# heap is frozen first (engagement.core.runtime); empty: Python's defaults, nothing frozen.
+GC_THRESHOLDS = tuple(env.list("GC_THRESHOLDS", cast=int, default=[20_000, 20, 10]))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 AUTH_USER_MODEL = "accounts.User"

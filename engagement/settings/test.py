@@ -12,6 +12,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "locmem"
 CELERY_TASK_ALWAYS_EAGER = True
+# The test process keeps Python's collector as it is (importing engagement.asgi would tune it).
+GC_THRESHOLDS = ()
 CELERY_BROKER_URL = "memory://"
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
