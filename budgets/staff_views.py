@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engagement.core.permissions import staff_required
+from engagement.realtime.pages import live_page
 
 from . import selectors, services
 from .ballots import BallotError, BallotRules
@@ -64,6 +65,7 @@ def rounds(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_GET
+@live_page
 def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     round_ = get_object_or_404(Round, pk=pk)
     budgets = selectors.round_budgets(round_)

@@ -15,6 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from engagement.core import ratelimit
 from engagement.core.memo import memo
+from engagement.realtime.pages import live_page
 
 from . import selectors, services
 from .ballots import BallotError, BallotRules, ballot_clean, money
@@ -43,6 +44,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "budgets/index.html", {"rounds": list(selectors.public_rounds())})
 
 
+@live_page
 def round_detail(request: HttpRequest, slug: str) -> HttpResponse:
     round_ = _round(slug)
     budgets = selectors.round_budgets(round_)

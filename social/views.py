@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from engagement.core.permissions import staff_required
+from engagement.realtime.pages import live_page
 
 from . import forms, selectors, services
 from .models import Case, GazetteerEntry, Reply, RoutingRule, SavedReply, Source
@@ -45,6 +46,7 @@ def inbox_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 @inbox_required
 @require_GET
 @vary_on_headers("HX-Request")
+@live_page
 def inbox(request: HttpRequest) -> HttpResponse:
     is_staff = request.user.is_council_staff
     councillor = selectors.councillor_for(request.user)

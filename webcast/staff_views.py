@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engagement.core.permissions import has_staff_access, staff_required
+from engagement.realtime.pages import live_page
 
 from . import selectors, services
 from .downloads import private_file_response, requested_range
@@ -271,6 +272,7 @@ def document_delete(request: HttpRequest, pk: int, doc_pk: int) -> HttpResponse:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
+@live_page
 def control(request: HttpRequest, pk: int) -> HttpResponse:
     """The control room: status, the stream, what is on now, who is speaking, ingest health."""
     meeting = get_object_or_404(selectors.meetings_base(), pk=pk)

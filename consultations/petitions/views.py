@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from consultations.models import Petition
+from engagement.realtime.pages import live_page
 
 from . import selectors, services
 from .forms import PetitionForm, SignForm
@@ -57,6 +58,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@live_page
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

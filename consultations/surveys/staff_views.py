@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from engagement.core.permissions import staff_required
+from engagement.realtime.pages import live_page
 
 from . import exports, responses, selectors, services
 from .answers import display
@@ -115,6 +116,7 @@ def consultation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
+@live_page
 def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     consultation = _get(pk)
     document_form = DocumentForm(

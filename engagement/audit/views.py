@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from engagement.core.permissions import staff_required
+from engagement.realtime.pages import live_page
 
 from .forms import AuditFilterForm
 from .selectors import audit_entries, audit_filter_choices
@@ -11,6 +12,7 @@ from .selectors import audit_entries, audit_filter_choices
 
 @staff_required(admin=True)
 @require_GET
+@live_page
 def audit_log(request: HttpRequest) -> HttpResponse:
     choices = audit_filter_choices()
     form = AuditFilterForm(request.GET or None, target_types=choices["target_types"])
