@@ -25,7 +25,9 @@ once (:class:`RunningLimit`); the others wait on the event loop, in arrival orde
 bodies read. Beyond the database pool's size the extra threads would only queue for a connection,
 and fifty threads taking turns with the GIL cost CPU for nothing: with 50 signers at once on one
 process, about 42 context switches a request instead of 28, and roughly a tenth more CPU. The
-wait is not in ``Server-Timing``, which times the middleware chain.
+wait is not in ``Server-Timing``, which times the middleware chain. A request whose client
+leaves keeps its place until its view has finished on its thread: the view cannot be stopped, and
+letting the next request in beside it would run more than the limit.
 """
 
 import asyncio
@@ -99,7 +101,7 @@ class SyncChainASGIHandler(ASGIHandler):
         executor = self.threads.lend()
         try:
             async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+                await self.handle(scope, receive, send, executor)
         finally:
             self.threads.give_back(executor)
 
@@ -118,7 +120,9 @@ class SyncChainASGIHandler(ASGIHandler):
         response.close()
         return response, True
 
-    async def handle(self, scope: dict, receive: Any, send: Any) -> None:
+    async def handle(
+        self, scope: dict, receive: Any, send: Any, executor: ThreadPoolExecutor | None = None
+    ) -> None:
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -127,7 +131,15 @@ class SyncChainASGIHandler(ASGIHandler):
 
         async def process_request() -> tuple[HttpResponseBase, bool]:
             async with self.running.slot():
-                response, closed = await self._respond(scope, body_file)
+                try:
+                    response, closed = await self._respond(scope, body_file)
+                except asyncio.CancelledError:
+                    # The client left. The view still runs on its thread (a thread cannot be
+                    # stopped), so it keeps its place among the requests running until it is
+                    # done: the request's executor has one thread, and runs this after it.
+                    if executor is not None:
+                        await asyncio.get_running_loop().run_in_executor(executor, _nothing)
+                    raise
             # A client that disconnects while the response is being sent cancels the sending.
             with contextlib.suppress(asyncio.CancelledError):
                 await self.send_response(response, send)
@@ -160,6 +172,10 @@ class SyncChainASGIHandler(ASGIHandler):
             if not closed:
                 await sync_to_async(response.close, thread_sensitive=True)()
         body_file.close()
+
+
+def _nothing() -> None:
+    pass
 
 
 def get_asgi_application() -> SyncChainASGIHandler:

@@ -113,6 +113,19 @@ async def test_no_more_requests_run_at_once_than_the_limit_and_the_rest_wait(set
     assert urls_asgi.running == {"now": 0, "most": 2}
 
 
+async def test_a_request_whose_client_left_keeps_its_place_until_its_view_ends(
+    settings, monkeypatch
+):
+    """The view of a client that left still runs on its thread: the next request waits for it."""
+    from tests.core import urls_asgi
+
+    settings.ROOT_URLCONF = "tests.core.urls_asgi"
+    urls_asgi.running.update(now=0, most=0)
+    monkeypatch.setattr(django_asgi_app, "running", RunningLimit(2))
+    await asyncio.gather(*(call("/busy/", disconnect_after=0.05) for _ in range(6)))
+    assert urls_asgi.running == {"now": 0, "most": 2}
+
+
 @pytest.fixture
 def two_wards(ward):
     return ward, WardFactory(name="Bryn")
