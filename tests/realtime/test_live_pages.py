@@ -2,6 +2,8 @@
 the rest of the page (``live_page``): otherwise an event committed while the page renders can be
 counted by the marker but missing from the content, and the page never shows it."""
 
+from io import StringIO
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def demo(settings):
     settings.MOOT_DEMO = True
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", stdout=StringIO())
 
 
 @pytest.fixture
