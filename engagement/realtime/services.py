@@ -11,14 +11,11 @@ language of its page (see :mod:`engagement.realtime.hub`).
 """
 
 import logging
-import time
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import translation
-
-from engagement.core.memo import also_forget
 
 from . import publisher
 from .models import StreamCounter, StreamEvent
@@ -93,28 +90,23 @@ def in_languages(render: Render) -> tuple[str, dict[str, str]]:
     return html, translations
 
 
-# Per process: when this process last queued each stream's snapshot (monotonic seconds).
-_claimed_at: dict[str, float] = {}
-also_forget(_claimed_at.clear)
-
-
 def publish_soon(*, stream: str) -> None:
     """Say that a counter stream changed; its snapshot is published within about a second.
 
     Fast-changing counters (turnout, signatures, viewers) are coalesced: however many changes
     happen in a tick, one event carries the state at the end of it. The first change in a tick
-    queues the publishing job (after commit); the rest only find the tick already claimed.
-
-    A process that queued the job itself less than 0.9 of a tick ago knows it is still to run
-    (its countdown is a whole tick), so it skips even the claim's round trip to Redis: the
-    snapshot, taken no earlier than the job's countdown, includes this change.
+    queues the publishing job (after commit) with a countdown of one tick; the rest find the
+    tick claimed, and once a process knows when the claimed job runs it skips even the claim's
+    round trip to Redis until then (:func:`engagement.tasks.claim_run`): the snapshot, taken no
+    earlier than the job's countdown, includes their changes.
 
     Where jobs run at once instead of being queued (``CELERY_TASK_ALWAYS_EAGER``: tests), there
     is never a job still to run that would carry this change, so every change publishes its
     snapshot: coalescing would otherwise lose the last state of a burst.
     """
     from django.conf import settings
-    from django.core.cache import cache
+
+    from engagement.tasks import claim_run
 
     split(stream)
     tick = settings.REALTIME_TICK_SECONDS
@@ -124,13 +116,8 @@ def publish_soon(*, stream: str) -> None:
 
         if publish_snapshot.app.conf.task_always_eager:
             publish_snapshot.apply(args=[stream])
-            return
-        now = time.monotonic()
-        if now - _claimed_at.get(stream, -tick) < 0.9 * tick:
-            return
-        if cache.add(f"realtime:soon:{stream}", 1, timeout=tick):
+        elif claim_run(f"realtime:soon:{stream}", countdown=tick, timeout=tick):
             publish_snapshot.apply_async(args=[stream], countdown=tick)
-            _claimed_at[stream] = now
 
     transaction.on_commit(claim)
 

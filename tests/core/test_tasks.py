@@ -112,3 +112,97 @@ def test_a_drain_is_queued_once_until_it_starts(django_capture_on_commit_callbac
     with django_capture_on_commit_callbacks(execute=True):
         enqueue_drain(_drain_probe)
     assert _drain_runs == [1, 1]
+
+
+def test_a_claimed_run_is_known_to_every_caller_until_it_may_start():
+    """``claim_run``: the first caller queues; the others learn when the run starts and skip the
+    round trip to Redis until shortly before then; afterwards the claim is tried again."""
+    from django.core.cache import cache
+
+    from engagement import tasks
+
+    key = "tests:claim-run"
+    cache.delete(key)
+    tasks._queued_until.clear()
+    assert tasks.claim_run(key, countdown=30, timeout=60) is True
+    assert tasks.claim_run(key, countdown=30, timeout=60) is False
+    cache.delete(key)  # this process knows the run is queued: it does not even ask
+    assert tasks.claim_run(key, countdown=30, timeout=60) is False
+
+    assert tasks.claim_run(key, countdown=30, timeout=60) is False
+    tasks._queued_until.clear()  # another process, which knows of no run
+    assert tasks.claim_run(key, countdown=30, timeout=60) is True  # the key was gone
+    tasks._queued_until.clear()
+    assert tasks.claim_run(key, countdown=30, timeout=60) is False  # the claim is taken...
+    cache.delete(key)
+    assert tasks.claim_run(key, countdown=30, timeout=60) is False  # ...and its time learnt
+
+    # A run about to start (within the clocks' allowance) is never relied on.
+    cache.delete(key)
+    tasks._queued_until.clear()
+    assert tasks.claim_run(key, countdown=tasks.CLOCK_ALLOWANCE_SECONDS / 2, timeout=60)
+    cache.delete(key)
+    assert tasks.claim_run(key, countdown=30, timeout=60) is True
+    cache.delete(key)
+    tasks._queued_until.clear()
+
+
+_pending_rows: list[int] = []
+_drained: list[list[int]] = []
+
+
+@task
+def _drain_rows() -> None:
+    from engagement.tasks import drain_started
+
+    drain_started(_drain_rows)
+    _drained.append(sorted(_pending_rows))
+    _pending_rows.clear()
+
+
+def _wait_until(condition, seconds: float = 15.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the worker did not run the drain in time"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_of_several_processes_join_one_queued_drain_and_later_rows_queue_the_next():
+    """With a real worker: rows committed while a drain run waits out its countdown are all
+    taken by that run, whichever process committed them; a row after it started queues
+    another run, and nothing is left behind."""
+    from celery.contrib.testing.worker import start_worker
+    from django.core.cache import cache
+
+    from engagement import tasks
+    from engagement.celery import app
+
+    cache.delete(tasks._drain_key(_drain_rows))
+    tasks._queued_until.clear()
+    _pending_rows.clear()
+    _drained.clear()
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            for n in range(3):
+                _pending_rows.append(n)
+                tasks.enqueue_drain(_drain_rows)  # no transaction: "after commit" is now
+            tasks._queued_until.clear()  # a second process, which has not heard of the run
+            _pending_rows.append(3)
+            tasks.enqueue_drain(_drain_rows)
+            assert _drained == []  # not at once: after the countdown
+            _wait_until(lambda: len(_drained) == 1)
+            assert _drained == [[0, 1, 2, 3]]
+
+            _pending_rows.append(4)
+            tasks.enqueue_drain(_drain_rows)
+            _wait_until(lambda: len(_drained) == 2)
+            assert _drained == [[0, 1, 2, 3], [4]]
+            assert _pending_rows == []
+    finally:
+        app.conf.task_always_eager = eager
+        tasks._queued_until.clear()
