@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "engagement.core"
     label = "core"
     verbose_name = _("Site shell")
+
+    def ready(self) -> None:
+        from . import crypto
+
+        crypto.install()
