@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
+import re
 import secrets
 import smtplib
 from dataclasses import dataclass
@@ -694,7 +696,9 @@ def signatures_invalidate(
     if ip:
         rows = rows.filter(ip_address=ip)
     if domain:
-        rows = rows.filter(normalised_email__endswith="@" + domain.strip().lower())
+        rows = rows.filter(
+            normalised_email__endswith="@" + domain.strip().lower().removeprefix("@")
+        )
     if since:
         rows = rows.filter(created_at__gte=since)
     if until:
@@ -900,12 +904,36 @@ def suspicious_activity(
     return found
 
 
-def block_rule_add(*, actor: Any, kind: str, value: str, action: str, note: str = "") -> BlockRule:
+def block_rule_value(kind: str, value: str) -> str:
+    """``value`` as a rule of ``kind`` stores and matches it, or PetitionError saying what is
+    wrong: a rule matches exactly, so a range or a pattern would never match anything."""
     value = value.strip().lower()
+    if kind == BlockRule.Kind.IP:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise PetitionError(
+                _("Enter one IP address, like 203.0.113.7 (ranges are not supported).")
+            ) from None
+    if kind == BlockRule.Kind.DOMAIN:
+        value = value.removeprefix("@")
+        if not _DOMAIN.fullmatch(value):
+            raise PetitionError(_("Enter an email domain, like example.org."))
+        return value
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise PetitionError(_("Enter an email address like name@example.com.")) from None
+    return normalise_email(value)
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+
+
+def block_rule_add(*, actor: Any, kind: str, value: str, action: str, note: str = "") -> BlockRule:
     if kind not in BlockRule.Kind.values or action not in BlockRule.Action.values or not value:
         raise PetitionError(_("Choose what to match and enter a value."))
-    if kind == "email":
-        value = normalise_email(value)
+    value = block_rule_value(kind, value)
     rule = BlockRule(kind=kind, value=value, action=action, note=note.strip(), created_by=actor)
     try:
         rule.full_clean()
@@ -916,6 +944,18 @@ def block_rule_add(*, actor: Any, kind: str, value: str, action: str, note: str 
         audit_record(actor=actor, action="petition_block_rule.add", target=rule)
     _rules.forget()  # this process at once; the others within five seconds
     return rule
+
+
+def block_rule_remove(*, actor: Any, rule: BlockRule) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="petition_block_rule.remove",
+            target=rule,
+            changes={"kind": rule.kind, "value": rule.value, "action": rule.action},
+        )
+        rule.delete()
+    _rules.forget()
 
 
 # --- personal data -------------------------------------------------------------------------------

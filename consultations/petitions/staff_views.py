@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from consultations.models import BlockRule, Petition, RejectionReason
 from engagement.core.permissions import staff_required
@@ -227,3 +227,12 @@ def block_rules(request: HttpRequest) -> HttpResponse:
         {"form": form, "rules": rules},
         status=400 if form.errors else 200,
     )
+
+
+@staff_required
+@require_POST
+def block_rule_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(BlockRule, pk=pk)
+    services.block_rule_remove(actor=request.user, rule=rule)
+    messages.success(request, _("The rule has been removed."))
+    return redirect("petitions_staff:blocks")

@@ -53,6 +53,15 @@ ADMIN_PERMISSIONS = [
     "people.delete_councillor",
     "people.delete_committee",
     "people.delete_party",
+    # the petition scheme: its settings, rejection reasons, block and allow rules
+    "consultations.view_petitionscheme",
+    "consultations.add_petitionscheme",
+    "consultations.change_petitionscheme",
+    *[
+        f"consultations.{verb}_{model}"
+        for model in ("rejectionreason", "blockrule")
+        for verb in ("view", "add", "change", "delete")
+    ],
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.RESIDENT: [],

@@ -574,3 +574,73 @@ def test_staff_archive_a_closed_petition_which_stays_public_under_archived(
     again = staff_client.post(url, {"form": "archive"})
     assert again.status_code == 400  # archived already: nothing changes
     assert AuditEntry.objects.filter(action="petition.archive").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "stored"),
+    [
+        ("ip", " 203.0.113.7 ", "203.0.113.7"),
+        ("ip", "2001:DB8::1", "2001:db8::1"),
+        ("domain", "@Spam.Example", "spam.example"),
+        ("email", "Jane.Doe+x@GoogleMail.com", "janedoe@gmail.com"),
+    ],
+)
+def test_block_rules_are_stored_as_they_match(staff, kind, value, stored):
+    rule = services.block_rule_add(actor=staff, kind=kind, value=value, action="block")
+    assert rule.value == stored
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "error"),
+    [
+        ("ip", "10.0.0.0/8", "ranges are not supported"),
+        ("ip", "not an ip", "Enter one IP address"),
+        ("domain", "spam", "Enter an email domain"),
+        ("domain", "sp am.example", "Enter an email domain"),
+        ("domain", "*.example.org", "Enter an email domain"),
+        ("email", "not-an-address", "Enter an email address"),
+    ],
+)
+def test_block_rules_refuse_values_that_could_never_match(staff, kind, value, error):
+    """A rule matches exactly: a range, a pattern or a malformed value would never match
+    anything while staff believed it did, so it is refused with what to enter instead."""
+    with pytest.raises(services.PetitionError, match=re.escape(error)):
+        services.block_rule_add(actor=staff, kind=kind, value=value, action="block")
+    assert not BlockRule.objects.exists()
+
+
+def test_staff_remove_a_block_rule_and_it_is_audited(staff_client, staff, resident_client):
+    rule = services.block_rule_add(actor=staff, kind="ip", value="192.0.2.9", action="block")
+    page = staff_client.get("/staff/petitions/blocks/").content.decode()
+    assert f"/staff/petitions/blocks/{rule.pk}/remove/" in page
+    url = f"/staff/petitions/blocks/{rule.pk}/remove/"
+    assert resident_client.post(url).status_code == 403
+    assert staff_client.get(url).status_code == 405
+    assert staff_client.post(url).status_code == 302
+    assert not BlockRule.objects.exists()
+    assert AuditEntry.objects.filter(action="petition_block_rule.remove").count() == 1
+    assert staff_client.post(url).status_code == 404
+
+
+def test_admins_edit_the_scheme_reasons_and_rules_in_the_admin(admin_client_2fa, staff_client):
+    scheme = PetitionScheme.objects.create()
+    for path in (
+        f"/django-admin/consultations/petitionscheme/{scheme.pk}/change/",
+        "/django-admin/consultations/rejectionreason/add/",
+        "/django-admin/consultations/blockrule/add/",
+    ):
+        assert admin_client_2fa.get(path).status_code == 200
+        assert staff_client.get(path).status_code == 403
+    bad = admin_client_2fa.post(
+        "/django-admin/consultations/blockrule/add/",
+        {"kind": "ip", "value": "10.0.0.0/8", "action": "block", "note": ""},
+    )
+    assert bad.status_code == 200
+    assert "ranges are not supported" in bad.content.decode()
+    assert not BlockRule.objects.exists()
+    good = admin_client_2fa.post(
+        "/django-admin/consultations/blockrule/add/",
+        {"kind": "domain", "value": "@Spam.Example", "action": "block", "note": ""},
+    )
+    assert good.status_code == 302
+    assert BlockRule.objects.get().value == "spam.example"
