@@ -638,8 +638,8 @@ def petition_moderate(
     return petition
 
 
-def petition_edit(*, token: str, action: str, background: str, details: str) -> Petition:
-    """The creator's changes after moderation asked for them; it goes back to moderation."""
+def petition_to_change(token: str) -> Petition:
+    """The petition the creator's edit link is for, while moderation waits for its changes."""
     creator = (
         Signature.objects.select_related("petition")
         .filter(token_hash=_token_hash(token), creator=True)
@@ -647,14 +647,26 @@ def petition_edit(*, token: str, action: str, background: str, details: str) -> 
     )
     if creator is None or creator.petition.state != Petition.State.CHANGES:
         raise PetitionError(_("That link is not valid, or the petition cannot be changed now."))
-    petition = creator.petition
+    return creator.petition
+
+
+def petition_edit(*, token: str, action: str, background: str, details: str) -> Petition:
+    """The creator's changes after moderation asked for them. It goes back to moderation if it
+    has its sponsors, and back to gathering them if not (moderation can ask for changes before
+    a petition has enough: they are still needed before it can open)."""
+    petition = petition_to_change(token)
     petition.action, petition.background, petition.details = (
         action.strip(),
         background.strip(),
         details.strip(),
     )
     petition.full_clean(exclude=["sponsor_token"])
-    petition.state = Petition.State.SPONSORED
+    sponsors = petition.signatures.filter(sponsor=True, state=Signature.State.VALIDATED).count()
+    petition.state = (
+        Petition.State.SPONSORED
+        if sponsors >= scheme().sponsors_needed
+        else Petition.State.VALIDATED
+    )
     petition.save(update_fields=["action", "background", "details", "state"])
     return petition
 

@@ -163,7 +163,12 @@ def edit(request: HttpRequest, token: str) -> HttpResponse:
     """The creator makes the changes moderation asked for (the link came by email)."""
     from .forms import EditForm
 
-    form = EditForm(request.POST or None)
+    try:
+        petition = services.petition_to_change(token)
+    except services.PetitionError as exc:
+        return render(request, "petitions/confirm_failed.html", {"error": str(exc)}, status=400)
+    initial = {"action": petition.action, "background": petition.background}
+    form = EditForm(request.POST or None, initial=initial | {"details": petition.details})
     if request.method == "POST" and form.is_valid():
         try:
             services.petition_edit(token=token, **form.cleaned_data)
@@ -173,7 +178,10 @@ def edit(request: HttpRequest, token: str) -> HttpResponse:
             messages.success(request, _("Thank you: your petition goes back to council staff."))
             return redirect("petitions:index")
     return render(
-        request, "petitions/edit.html", {"form": form}, status=400 if form.errors else 200
+        request,
+        "petitions/edit.html",
+        {"form": form, "petition": petition},
+        status=400 if form.errors else 200,
     )
 
 

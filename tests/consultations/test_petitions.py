@@ -644,3 +644,40 @@ def test_admins_edit_the_scheme_reasons_and_rules_in_the_admin(admin_client_2fa,
     )
     assert good.status_code == 302
     assert BlockRule.objects.get().value == "spam.example"
+
+
+def test_changes_asked_before_enough_sponsors_do_not_skip_them(
+    client, postcode, staff, django_capture_on_commit_callbacks
+):
+    """Moderation may ask for changes while a petition still gathers sponsors; the edit sends
+    it back to gathering them, so it still cannot be approved without them. The edit page
+    shows the text as it is and what staff asked for; a dead link is refused at once."""
+    PetitionScheme.objects.create(sponsors_needed=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        petition = services.petition_create(
+            action="Mend teh road", background="Potholes", details="Elm St", signer=signer(0)
+        )
+    services.signature_confirm(token=last_token())
+    petition.refresh_from_db()
+    assert petition.state == Petition.State.VALIDATED
+    with django_capture_on_commit_callbacks(execute=True):
+        services.petition_moderate(
+            petition=petition, actor=staff, decision="changes", details="Fix the spelling."
+        )
+    token = re.search(r"/petitions/edit/([^/\s]+)/", mail.outbox[-1].body).group(1)
+    page = client.get(f"/petitions/edit/{token}/").content.decode()
+    assert 'value="Mend teh road"' in page
+    assert "Potholes</textarea>" in page
+    assert "Elm St</textarea>" in page
+    assert "Fix the spelling." in page
+    response = client.post(
+        f"/petitions/edit/{token}/", {"action": "Mend the road", "background": "Potholes"}
+    )
+    assert response.status_code == 302
+    petition.refresh_from_db()
+    assert (petition.action, petition.state) == ("Mend the road", Petition.State.VALIDATED)
+    with pytest.raises(services.PetitionError, match="enough sponsors"):
+        services.petition_moderate(petition=petition, actor=staff, decision="approve")
+    dead = client.get("/petitions/edit/not-a-real-token/")
+    assert dead.status_code == 400
+    assert "That link is not valid" in dead.content.decode()
