@@ -161,6 +161,20 @@ class Petition(models.Model):
     def total_count(self) -> int:
         return self.signature_count + self.paper_count
 
+    @property
+    def display_response(self) -> str:
+        return localised(self.response, self.response_cy)
+
+    @property
+    def text_hidden(self) -> bool:
+        """Rejected for a reason that hides what it says (personal data, say): its text is
+        shown nowhere, only that it was rejected and why."""
+        return (
+            self.state == self.State.REJECTED
+            and self.rejection is not None
+            and self.rejection.hides_text
+        )
+
 
 class PetitionTally(models.Model):
     """One shard of a petition's online count. A confirmation adds one to the shard its

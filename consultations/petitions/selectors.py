@@ -17,7 +17,7 @@ PUBLIC_STATES = (
 
 
 def public_petitions() -> QuerySet[Petition]:
-    return Petition.objects.filter(state__in=PUBLIC_STATES)
+    return Petition.objects.filter(state__in=PUBLIC_STATES).select_related("rejection")
 
 
 def home_petitions(request: Any) -> list[Petition]:
@@ -80,9 +80,10 @@ def petitions_json() -> list[dict[str, Any]]:
     return [
         {
             "id": p.pk,
-            "action": p.action,
+            "action": None if p.text_hidden else p.action,
             "state": p.state,
             "signature_count": p.signature_count,
+            "paper_count": p.paper_count,
             "url": p.get_absolute_url(),
         }
         for p in public_petitions().order_by("-signature_count", "-pk")[:500]
@@ -107,6 +108,10 @@ def petition_json(petition: Petition) -> dict[str, Any]:
         "debate_threshold_reached_at": petition.debate_threshold_at.isoformat()
         if petition.debate_threshold_at
         else None,
+        "response": petition.response or None,
+        "response_cy": petition.response_cy or None,
+        "debate_at": petition.debate_at.isoformat() if petition.debate_at else None,
+        "debate_details": petition.debate_details or None,
         "signatures_by_ward": [
             {"ward": ward, "count": n} for ward, n in signatures_by_ward(petition)
         ],

@@ -85,8 +85,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def thanks(request: HttpRequest, pk: int) -> HttpResponse:
-    petition = get_object_or_404(Petition, pk=pk)
-    return render(request, "petitions/thanks.html", {"petition": petition})
+    # Also where sponsors land: a petition not yet published (or rejected with its text hidden)
+    # is named nowhere public, so this page, open to anyone who tries ids, does not name it.
+    petition = get_object_or_404(Petition.objects.select_related("rejection"), pk=pk)
+    public = petition.state in selectors.PUBLIC_STATES and not petition.text_hidden
+    return render(request, "petitions/thanks.html", {"petition": petition, "public": public})
 
 
 @require_GET
@@ -133,11 +136,7 @@ def create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def petition_json(request: HttpRequest, pk: int) -> JsonResponse:
     petition = get_object_or_404(selectors.public_petitions(), pk=pk)
-    if (
-        petition.state == Petition.State.REJECTED
-        and petition.rejection
-        and petition.rejection.hides_text
-    ):
+    if petition.text_hidden:
         raise Http404
     return JsonResponse(selectors.petition_json(petition))
 
@@ -145,7 +144,9 @@ def petition_json(request: HttpRequest, pk: int) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 def sponsor(request: HttpRequest, token: str) -> HttpResponse:
     """The sponsor link the creator shares: sign before the petition is published."""
-    petition = get_object_or_404(Petition, sponsor_token=token)
+    petition = get_object_or_404(Petition.objects.select_related("rejection"), sponsor_token=token)
+    if petition.text_hidden:
+        raise Http404
     form = SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -448,6 +448,7 @@ def test_ward_map_and_list_json(client, postcode, staff, django_capture_on_commi
             "action": "Save the lido",
             "state": "open",
             "signature_count": 3,
+            "paper_count": 0,
             "url": f"/petitions/{petition.pk}/",
         }
     ]
@@ -681,3 +682,77 @@ def test_changes_asked_before_enough_sponsors_do_not_skip_them(
     dead = client.get("/petitions/edit/not-a-real-token/")
     assert dead.status_code == 400
     assert "That link is not valid" in dead.content.decode()
+
+
+def test_a_petition_rejected_with_its_text_hidden_is_named_nowhere(client, staff, postcode):
+    """Rejected for revealing personal data: its page, the list, both JSONs, the thanks page
+    and the sponsor link show only that it was rejected and why, never its words."""
+    words = "Sack councillor John Smith of 12 High Street"
+    petition = Petition.objects.create(
+        action=words, background="He lives at 12 High Street", sponsor_token="hidden-sponsor",
+        state=Petition.State.SPONSORED,
+    )  # fmt: skip
+    reason = RejectionReason.objects.get(code="personal-data")
+    services.petition_moderate(petition=petition, actor=staff, decision="reject", reason=reason)
+    pages = {
+        "detail": client.get(f"/petitions/{petition.pk}/"),
+        "list": client.get("/petitions/?state=rejected"),
+        "list json": client.get("/petitions/petitions.json"),
+        "thanks": client.get(f"/petitions/{petition.pk}/thanks/"),
+    }
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert "John Smith" not in response.content.decode(), name
+    assert "This petition was rejected" in pages["detail"].content.decode()
+    assert "Reveals personal data" in pages["detail"].content.decode()
+    assert "This petition was rejected" in pages["list"].content.decode()
+    assert pages["list json"].json()["petitions"][0]["action"] is None
+    assert client.get(f"/petitions/{petition.pk}.json").status_code == 404
+    assert client.get("/petitions/sponsor/hidden-sponsor/").status_code == 404
+
+
+def test_the_thanks_page_names_only_a_published_petition(client):
+    waiting = Petition.objects.create(
+        action="Not yet checked", background="b", sponsor_token="w", state="sponsored"
+    )
+    page = client.get(f"/petitions/{waiting.pk}/thanks/").content.decode()
+    assert "Not yet checked" not in page
+    assert "Click the link in it to confirm your signature" in page
+
+
+def test_signing_a_closed_petition_says_so(client, postcode):
+    closed = Petition.objects.create(
+        action="Too late", background="b", sponsor_token="c1", state=Petition.State.CLOSED,
+        closes_at=timezone.now() - timedelta(days=1),
+    )  # fmt: skip
+    response = client.post(
+        f"/petitions/{closed.pk}/",
+        {"name": "Ann", "email": "ann@example.org", "postcode": postcode.postcode,
+         "connection": "lives", "eligible": "on"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This petition is not open for signatures." in page
+    assert "Closed " in page
+    assert not Signature.objects.exists()
+
+
+def test_the_council_response_is_shown_in_the_page_language(client):
+    from django.utils import translation
+
+    petition = Petition.objects.create(
+        action="Benches", background="b", sponsor_token="r1", state=Petition.State.CLOSED,
+        response="We will install ten benches.", response_cy="Byddwn yn gosod deg mainc.",
+    )  # fmt: skip
+    english = client.get(f"/petitions/{petition.pk}/").content.decode()
+    assert "We will install ten benches." in english
+    client.cookies["django_language"] = "cy"
+    welsh = client.get(f"/petitions/{petition.pk}/").content.decode()
+    translation.activate("en-gb")
+    assert "Byddwn yn gosod deg mainc." in welsh
+    assert "We will install ten benches." not in welsh
+    data = client.get(f"/petitions/{petition.pk}.json").json()
+    assert (data["response"], data["response_cy"]) == (
+        "We will install ten benches.",
+        "Byddwn yn gosod deg mainc.",
+    )
