@@ -26,11 +26,12 @@ def signature_email(signature: Signature, *, token: str, kind: str) -> None:
     link = absolute_url(reverse("petitions:confirm", kwargs={"token": token}))
     if kind == "creator":
         subject = _("Confirm your email to start your petition")
+        sponsor = reverse("petitions:sponsor", kwargs={"token": petition.sponsor_token})
         body = _(
             "Click this link to confirm your email address and start your petition "
-            "“%(action)s”:\n\n%(link)s\n\nThen share the sponsor link on the petition page with "
-            "people who support it."
-        ) % {"action": petition.action, "link": link}
+            "“%(action)s”:\n\n%(link)s\n\nThen share this link with people who support it, "
+            "so that they can sponsor it:\n\n%(sponsor)s"
+        ) % {"action": petition.action, "link": link, "sponsor": absolute_url(sponsor)}
     else:
         subject = _("Confirm your signature")
         body = _(

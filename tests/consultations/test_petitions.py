@@ -756,3 +756,23 @@ def test_the_council_response_is_shown_in_the_page_language(client):
         "We will install ten benches.",
         "Byddwn yn gosod deg mainc.",
     )
+
+
+def test_the_creators_email_carries_the_sponsor_link(postcode, django_capture_on_commit_callbacks):
+    """The petition page does not exist until it is published: the link to share is in the
+    email itself (and on the page the confirmation opens)."""
+    from django.utils import translation
+
+    with django_capture_on_commit_callbacks(execute=True):
+        petition = services.petition_create(
+            action="Light the park", background="Dark", details="", signer=signer(0)
+        )
+    body = mail.outbox[-1].body
+    assert f"/petitions/sponsor/{petition.sponsor_token}/" in body
+    assert f"/petitions/{petition.pk}/" not in body
+    with translation.override("cy"):
+        from consultations.petitions import emails_out
+
+        signature = Signature.objects.get(petition=petition)
+        emails_out.signature_email(signature, token="t", kind="creator")
+    assert "fel y gallant ei noddi" in mail.outbox[-1].body
