@@ -25,7 +25,9 @@ def seed_petitions() -> bool:
     if not postcodes:
         return False
     if not PetitionScheme.objects.exists():
-        PetitionScheme.objects.create()
+        PetitionScheme.objects.create(
+            eligibility_cy="Rhaid i chi fyw, gweithio neu astudio yn ardal y cyngor."
+        )
     now = timezone.now()
     rng = random.Random(DEMO_SEED)  # noqa: S311 - demo data
     petition = Petition.objects.create(

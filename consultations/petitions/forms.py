@@ -43,6 +43,9 @@ class PetitionForm(SignForm):
         super().__init__(*args, **kwargs)
         self.fields.pop("notify")
         self.fields["eligible"].label = _("I meet the conditions above to start a petition.")
+        self.fields["eligible"].error_messages["required"] = _(
+            "Confirm that you may start this petition."
+        )
 
 
 class EditForm(forms.Form):

@@ -726,7 +726,14 @@ def signatures_invalidate(
             actor=actor,
             action="petition.invalidate",
             target=petition,
-            changes={"ip": ip, "domain": domain, "signatures": changed, "counted": counted},
+            changes={
+                "ip": ip,
+                "domain": domain,
+                "since": since.isoformat() if since else None,
+                "until": until.isoformat() if until else None,
+                "signatures": changed,
+                "counted": counted,
+            },
         )
         publish_soon(stream=f"petition.{petition.pk}")
     return changed

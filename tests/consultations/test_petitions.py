@@ -776,3 +776,31 @@ def test_the_creators_email_carries_the_sponsor_link(postcode, django_capture_on
         signature = Signature.objects.get(petition=petition)
         emails_out.signature_email(signature, token="t", kind="creator")
     assert "fel y gallant ei noddi" in mail.outbox[-1].body
+
+
+def test_a_bulk_invalidation_audits_the_whole_query(staff, postcode):
+    petition = Petition.objects.create(
+        action="A", background="b", sponsor_token="q1", state=Petition.State.OPEN
+    )
+    since = timezone.now() - timedelta(hours=2)
+    until = timezone.now()
+    services.signatures_invalidate(
+        petition=petition, actor=staff, domain="@spam.example", since=since, until=until
+    )
+    entry = AuditEntry.objects.get(action="petition.invalidate")
+    assert entry.changes["domain"] == "@spam.example"
+    assert (entry.changes["since"], entry.changes["until"]) == (
+        since.isoformat(),
+        until.isoformat(),
+    )
+
+
+def test_starting_a_petition_without_the_declaration_says_start(client, postcode):
+    response = client.post(
+        "/petitions/new/",
+        {"action": "Plant trees", "background": "Shade", "name": "Ann",
+         "email": "ann@example.org", "postcode": postcode.postcode, "connection": "lives"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "Confirm that you may start this petition." in response.content.decode()
+    assert not Petition.objects.exists()
