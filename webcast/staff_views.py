@@ -4,6 +4,7 @@ Every form posts normally and redirects (so it works without JavaScript); with h
 room's forms swap just the control panel from the page the redirect returns.
 """
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -161,13 +162,7 @@ def meeting(request: HttpRequest, pk: int) -> HttpResponse:
                 mark_form = MarkTimeForm(request.POST)
                 if not mark_form.is_valid():
                     raise ValidationError(_("Enter a time like 18:05:30."))
-                local = timezone.localtime(mark.at)
-                at = local.replace(
-                    hour=mark_form.cleaned_data["at"].hour,
-                    minute=mark_form.cleaned_data["at"].minute,
-                    second=mark_form.cleaned_data["at"].second,
-                    microsecond=0,
-                )
+                at = _nearest_with_time(mark.at, mark_form.cleaned_data["at"])
                 services.item_mark_update(actor=request.user, mark=mark, at=at)
                 messages.success(request, _("The time has been corrected."))
                 return redirect("webcast_staff:meeting", pk=meeting.pk)
@@ -399,3 +394,15 @@ def retention(request: HttpRequest) -> HttpResponse:
         return redirect("webcast_staff:retention")
     status = 400 if form.is_bound and form.errors else 200
     return render(request, "webcast/staff/retention.html", {"form": form}, status=status)
+
+
+def _nearest_with_time(moment: datetime, time_of_day: time) -> datetime:
+    """The moment nearest ``moment`` whose local time of day is ``time_of_day``: staff correct
+    an agenda time by minutes, and a meeting may run past midnight (a mark at 00:07 corrected
+    to 23:57 is the evening before, not the next evening)."""
+    local = timezone.localtime(moment)
+    same_day = local.replace(
+        hour=time_of_day.hour, minute=time_of_day.minute, second=time_of_day.second, microsecond=0
+    )
+    candidates = [same_day + timedelta(days=days) for days in (-1, 0, 1)]
+    return min(candidates, key=lambda candidate: abs(candidate - local))

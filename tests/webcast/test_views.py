@@ -1,7 +1,7 @@
 """Webcast pages: residents' lists, meeting page and calendar; the staff pages and control
 room, their permissions, and bad input (a 400 with the reason, nothing changed)."""
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -352,10 +352,18 @@ def test_past_meetings_are_paginated(client, staff):
     assert client.get(reverse("webcast:index") + "?page=zzz").status_code == 200
 
 
-def test_staff_correct_an_agenda_time(staff_client, meeting, staff):
+@pytest.mark.parametrize("across_midnight", [False, True])
+def test_staff_correct_an_agenda_time(staff_client, meeting, staff, across_midnight):
+    """A corrected time of day is put on the date nearest the mark's time: a meeting may run
+    past midnight (item 2 marked at 00:05 and corrected to 23:55 is the evening before)."""
     services.meeting_transition(actor=staff, meeting=meeting, to=S.LIVE)
     one, two = meeting.items.get(number="1"), meeting.items.get(number="2")
     start = timezone.now().replace(microsecond=0) + timedelta(minutes=1)
+    if across_midnight:  # item 1 at 23:35, item 2 at 00:05, corrected to 23:55 (local times)
+        # the next midnight at least 25 minutes away: marks may not precede going live
+        tomorrow = timezone.localtime(start + timedelta(minutes=25)).date() + timedelta(days=1)
+        midnight = timezone.make_aware(datetime.combine(tomorrow, time()))
+        start = midnight - timedelta(minutes=25)
     first = services.meeting_now_on_item(actor=staff, meeting=meeting, item=one, at=start)
     second = services.meeting_now_on_item(
         actor=staff, meeting=meeting, item=two, at=start + timedelta(minutes=30)
