@@ -54,13 +54,13 @@ class BlockRuleAdmin(AuditedModelAdmin):
     search_fields = ["value", "note"]
 
     def save_model(self, request, obj, form, change) -> None:
-        from .petitions.services import _rules
+        from .petitions.services import block_rules_changed
 
         super().save_model(request, obj, form, change)
-        _rules.forget()
+        block_rules_changed()
 
     def delete_model(self, request, obj) -> None:
-        from .petitions.services import _rules
+        from .petitions.services import block_rules_changed
 
         super().delete_model(request, obj)
-        _rules.forget()
+        block_rules_changed()

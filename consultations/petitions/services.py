@@ -961,7 +961,7 @@ def block_rule_add(*, actor: Any, kind: str, value: str, action: str, note: str 
     with transaction.atomic():
         rule.save()
         audit_record(actor=actor, action="petition_block_rule.add", target=rule)
-    _rules.forget()  # this process at once; the others within five seconds
+    block_rules_changed()
     return rule
 
 
@@ -974,6 +974,12 @@ def block_rule_remove(*, actor: Any, rule: BlockRule) -> None:
             changes={"kind": rule.kind, "value": rule.value, "action": rule.action},
         )
         rule.delete()
+    block_rules_changed()
+
+
+def block_rules_changed() -> None:
+    """After a rule is added, changed or removed: this process sees it at once, the others
+    within five seconds (:func:`_rules`)."""
     _rules.forget()
 
 
